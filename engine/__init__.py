@@ -1,0 +1,1 @@
+"""The BPMN runtime around SpiffWorkflow: deploy, persist, run, project. No HTTP here."""
