@@ -23,6 +23,16 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # Let SQLAlchemy's "begin" event issue the BEGIN (see _begin_immediate).
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Any) -> None:
+    # SQLite has one writer at a time. A deferred transaction that reads and then writes
+    # fails with "database is locked" when another writer committed in between (WAL
+    # snapshots cannot be upgraded); BEGIN IMMEDIATE takes the write lock up front, so
+    # units of work queue on busy_timeout instead and never see stale state.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -34,6 +44,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)

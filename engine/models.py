@@ -144,14 +144,20 @@ class ProcessInstance(Base):
     # SpiffWorkflow's serialized state *without* the spec (specs live on the definition).
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     serializer_version: Mapped[str] = mapped_column(String(32), default="")
-    # Compare-and-swap counter: every unit of work writes lock_version + 1 where it read it.
+    # Compare-and-swap counter: SQLAlchemy writes lock_version + 1 WHERE lock_version = read
+    # value and raises StaleDataError when another writer got there first.
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Read models kept with the state so GET /instances/{id} needs no deserialization.
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[list[Any]] = mapped_column(default=list)
     started_by: Mapped[str | None] = mapped_column(String(150), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     parent_instance_id: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __mapper_args__ = {"version_id_col": lock_version}
 
 
 class HumanTask(Base):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from engine.db import make_engine, make_session_factory
 from engine.models import Base
@@ -21,15 +23,29 @@ CORPUS_DIR = SHARED_DIR / "corpus"
 
 
 @pytest.fixture(scope="session")
-def pg_engine() -> Iterator[Engine]:
-    """The local PostgreSQL with potok's tables, created once for the whole run."""
-    engine = make_engine(PG_URL)
+def pg_url() -> Iterator[str]:
+    """A database of its own on the local PostgreSQL, for this test run only.
+
+    Runs in parallel (CI, several developers) share one server; a private database keeps
+    one run's truncations out of another's tables.
+    """
+    name = f"potok_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # pragma: no cover - only when the server is absent
         pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {exc}")
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """The private PostgreSQL database with potok's tables, created once for the run."""
+    engine = make_engine(pg_url)
     Base.metadata.create_all(engine)
     yield engine
     engine.dispose()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 05:50:43.795282
+Create Date: 2026-11-30 05:56:44.971712
 """
 from alembic import op
 import sqlalchemy as sa
@@ -117,6 +117,8 @@ def upgrade() -> None:
     sa.Column('state', sa.JSON(), nullable=False),
     sa.Column('serializer_version', sa.String(length=32), nullable=False),
     sa.Column('lock_version', sa.Integer(), nullable=False),
+    sa.Column('variables', sa.JSON(), nullable=False),
+    sa.Column('active', sa.JSON(), nullable=False),
     sa.Column('started_by', sa.String(length=150), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('parent_instance_id', sa.String(length=36), nullable=True),

@@ -1,0 +1,166 @@
+"""Deploying process definitions: parse, validate, version by content hash, cache specs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.errors import ConcurrentUpdate, DeploymentError, NotFoundError
+from engine.models import ProcessDefinition, ProcessInstance
+from engine.operators import OPERATORS
+from engine.parsing import ParsedProcess, ParseResult, SpecCache, parse_bundle
+
+SPEC_CACHE = SpecCache()
+
+
+@dataclass(frozen=True)
+class DeployedVersion:
+    key: str
+    version: int
+    content_hash: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    deployed: list[DeployedVersion]
+
+    @property
+    def created_any(self) -> bool:
+        return any(item.created for item in self.deployed)
+
+
+def validate_files(files: list[tuple[str, bytes]]) -> ParseResult:
+    """Parse and check uploaded files without storing anything (never raises)."""
+    return parse_bundle(files, known_operators=OPERATORS.ids())
+
+
+def parsed_definition(definition: ProcessDefinition) -> ParsedProcess:
+    """The parsed spec of a stored definition, from the in-memory cache when possible."""
+    return SPEC_CACHE.get_or_parse(definition.content_hash, definition.resources, definition.key)
+
+
+def latest_definition(session: Session, key: str) -> ProcessDefinition | None:
+    stmt = (
+        select(ProcessDefinition)
+        .where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def get_definition_or_raise(
+    session: Session, *, key: str, version: int | None = None
+) -> ProcessDefinition:
+    """The given (or latest) version of process `key`, or NotFoundError."""
+    if version is None:
+        definition = latest_definition(session, key)
+    else:
+        stmt = select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.version == version
+        )
+        definition = session.scalars(stmt).first()
+    if definition is None:
+        suffix = f" version {version}" if version is not None else ""
+        raise NotFoundError(f"process definition '{key}'{suffix} not found")
+    return definition
+
+
+def list_definitions(session: Session, *, all_versions: bool = False) -> list[ProcessDefinition]:
+    """Every deployed version, or only the latest of each key, ordered by key."""
+    stmt = select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version)
+    if not all_versions:
+        latest = (
+            select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+            .group_by(ProcessDefinition.key)
+            .subquery()
+        )
+        stmt = stmt.join(
+            latest,
+            (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v),
+        )
+    return list(session.scalars(stmt))
+
+
+def running_counts(session: Session) -> dict[int, int]:
+    """Unfinished instances per definition id (for the definitions list)."""
+    stmt = (
+        select(ProcessInstance.definition_id, func.count())
+        .where(ProcessInstance.status.in_(("running", "waiting", "error")))
+        .group_by(ProcessInstance.definition_id)
+    )
+    return {definition_id: count for definition_id, count in session.execute(stmt).all()}
+
+
+def _store(session: Session, process: ParsedProcess, deployed_by: str | None) -> DeployedVersion:
+    latest = latest_definition(session, process.key)
+    if latest is not None and latest.content_hash == process.content_hash:
+        return DeployedVersion(process.key, latest.version, latest.content_hash, created=False)
+    version = (latest.version + 1) if latest is not None else 1
+    session.add(
+        ProcessDefinition(
+            key=process.key,
+            name=process.name or process.key,
+            version=version,
+            content_hash=process.content_hash,
+            dialect=process.dialect,
+            bpmn_xml=process.bpmn_xml,
+            resources=process.resources,
+            deployed_by=deployed_by,
+        )
+    )
+    SPEC_CACHE.put(process)
+    return DeployedVersion(process.key, version, process.content_hash, created=True)
+
+
+def deploy(
+    session: Session, *, files: list[tuple[str, bytes]], deployed_by: str | None = None
+) -> DeployOutcome:
+    """Validate `files` and store a new version of each process whose content changed."""
+    result = validate_files(files)
+    if not result.ok:
+        raise DeploymentError(
+            f"{len(result.errors)} problem(s) in the uploaded files",
+            details=[issue.as_dict() for issue in result.errors],
+        )
+    deployed = [_store(session, process, deployed_by) for process in result.processes]
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConcurrentUpdate("another deployment of the same process won the race") from exc
+    return DeployOutcome(deployed)
+
+
+def _message_start_names(process: ParsedProcess) -> set[str]:
+    names: set[str] = set()
+    for spec in process.spec.task_specs.values():
+        definition = getattr(spec, "event_definition", None)
+        if isinstance(spec, StartEvent) and isinstance(definition, MessageEventDefinition):
+            names.add(definition.name)
+    return names
+
+
+def definitions_started_by(session: Session, message_name: str) -> list[ProcessDefinition]:
+    """Latest definitions whose top-level process has a message start event for `message_name`."""
+    found: list[ProcessDefinition] = []
+    for definition in list_definitions(session):
+        if message_name in _message_start_names(parsed_definition(definition)):
+            found.append(definition)
+    return found
+
+
+def start_event_spec(process: ParsedProcess, message_name: str) -> Any:
+    """The message start event spec of `process` for `message_name` (None if absent)."""
+    for spec in process.spec.task_specs.values():
+        definition = getattr(spec, "event_definition", None)
+        if isinstance(spec, StartEvent) and isinstance(definition, MessageEventDefinition):
+            if definition.name == message_name:
+                return spec
+    return None

@@ -1,0 +1,113 @@
+"""BPMN messages: deliver to waiting instances found by index, or start new instances."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.actor import Actor
+from engine.definitions import definitions_started_by
+from engine.errors import InstanceFinished, NotFoundError
+from engine.instances import UnitOfWork, open_unit_of_work, persist, run_engine, start_instance
+from engine.models import MessageSubscription
+from engine.runtime import canonical_correlation, task_ref
+
+
+def _catch(uow: UnitOfWork, task_guid: str, name: str, variables: dict[str, Any]) -> bool:
+    """Hand the message to one waiting catch event of the workflow; False if it went away."""
+    task = uow.workflow.event_manager.tasks.get(UUID(task_guid))
+    if task is None:
+        return False
+    # We already matched the correlation through our own index, so the event is given to
+    # exactly this task (what SpiffWorkflow's event manager does after its own matching).
+    # The payload also lands in the instance's variables: the Spiff dialect would only keep
+    # it under `messageVariable`, but integrators send variables to be read by later steps.
+    task.set_data(**variables)
+    event = BpmnEvent(MessageEventDefinition(name), payload=dict(variables))
+    task.task_spec.catch(task, event)
+    task.task_spec._update(task)
+    return True
+
+
+def _subscribers(session: Session, name: str, key: str) -> list[tuple[str, str]]:
+    stmt = (
+        select(MessageSubscription.instance_id, MessageSubscription.task_guid)
+        .where(MessageSubscription.message_name == name, MessageSubscription.correlation_key == key)
+        .order_by(MessageSubscription.id)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+
+
+def _deliver_to(session: Session, instance_id: str, guid: str, name: str,
+                variables: dict[str, Any], actor: Actor | None) -> bool:
+    try:
+        uow = open_unit_of_work(session, instance_id)
+    except (InstanceFinished, NotFoundError):
+        return False
+    element = uow.workflow.event_manager.tasks.get(UUID(guid))
+    if not _catch(uow, guid, name, variables):
+        return False
+    error = run_engine(uow)
+    ref = task_ref(element) if element is not None else None
+    persist(uow, action="message_received", actor=actor.username if actor else None,
+            element=ref, error=error)
+    return True
+
+
+def deliver_message(
+    session: Session,
+    *,
+    name: str,
+    correlation: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> dict[str, list[str]]:
+    """Deliver message `name` to every instance waiting for it with these correlation values;
+    if none waits, start each process that has a message start event for it."""
+    key = canonical_correlation(correlation or {})
+    payload = {**(correlation or {}), **(variables or {})}
+    delivered: list[str] = []
+    for instance_id, guid in _subscribers(session, name, key):
+        if instance_id not in delivered and _deliver_to(session, instance_id, guid, name, payload, actor):
+            delivered.append(instance_id)
+    started: list[str] = []
+    if not delivered:
+        started = _start_by_message(session, name, payload, actor)
+    if not delivered and not started:
+        raise NotFoundError(
+            f"no instance waits for message '{name}' with these correlation values "
+            "and no process starts on it",
+            code="no_matching_subscription",
+        )
+    return {"delivered_to": delivered, "started": started}
+
+
+def _start_by_message(session: Session, name: str, payload: dict[str, Any],
+                      actor: Actor | None) -> list[str]:
+    started: list[str] = []
+    for definition in definitions_started_by(session, name):
+
+        def catch_start(uow: UnitOfWork) -> None:
+            for guid, ref in take_waiting_messages(uow).items():
+                if ref == name:
+                    _catch(uow, guid, name, payload)
+
+        instance = start_instance(session, key=definition.key, version=definition.version,
+                                  actor=actor, before_run=catch_start)
+        started.append(instance.id)
+    return started
+
+
+def take_waiting_messages(uow: UnitOfWork) -> dict[str, str]:
+    """{task guid: message name} of the workflow's waiting message catches."""
+    waiting: dict[str, str] = {}
+    for guid, task in uow.workflow.event_manager.tasks.items():
+        definition = task.task_spec.event_definition
+        if isinstance(definition, MessageEventDefinition):
+            waiting[str(guid)] = definition.name
+    return waiting
