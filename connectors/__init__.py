@@ -1,0 +1,1 @@
+"""One package per external system: a typed config, an httpx client and a sandbox double."""

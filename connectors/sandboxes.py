@@ -1,0 +1,37 @@
+"""Every sandbox double by system name, and one call that mounts them all on the main app.
+
+    from connectors.sandboxes import mount_sandboxes
+    mount_sandboxes(app, SandboxStore(session_factory), settings=SandboxSettings(...))
+
+mounts each double at `/sandbox/<system>` (the default base_url of every connector config).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from fastapi import FastAPI
+
+from connectors.moysklad.sandbox import create_sandbox_app as moysklad_app
+from connectors.sandbox_kit import SandboxSettings
+from connectors.sandbox_store import SandboxStore
+
+SandboxFactory = Callable[[SandboxStore, SandboxSettings | None], FastAPI]
+
+SANDBOXES: dict[str, SandboxFactory] = {
+    "moysklad": moysklad_app,
+}
+
+
+def mount_sandboxes(
+    app: FastAPI,
+    store: SandboxStore,
+    *,
+    settings: SandboxSettings | None = None,
+    per_system: Mapping[str, SandboxSettings] | None = None,
+    prefix: str = "/sandbox",
+) -> None:
+    """Mount every double at `<prefix>/<system>`; `per_system` overrides `settings` by name."""
+    for system, factory in SANDBOXES.items():
+        chosen = (per_system or {}).get(system, settings)
+        app.mount(f"{prefix}/{system}", factory(store, chosen))
