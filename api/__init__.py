@@ -1,0 +1,1 @@
+"""potok's HTTP surface: the REST API, the web UI and the `potok` CLI."""

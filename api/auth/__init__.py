@@ -1,0 +1,1 @@
+"""Users, password hashing, API tokens with scopes, and the request dependencies that check them."""

@@ -1,0 +1,1 @@
+"""Thin FastAPI routers, one module per domain; the work happens in engine services."""

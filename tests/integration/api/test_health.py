@@ -1,0 +1,58 @@
+"""GET /api/health: database and broker status, 200 even when degraded."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.app import create_app
+from engine.db import make_engine, make_session_factory
+from engine.settings import Settings
+
+
+def _health(settings: Settings, factory: sessionmaker[Session]) -> dict[str, str]:
+    with TestClient(create_app(settings=settings, session_factory=factory)) as client:
+        response = client.get("/api/health")
+    assert response.status_code == 200, response.text
+    body: dict[str, str] = response.json()
+    return body
+
+
+def test_healthy_embedded(client: TestClient) -> None:
+    """Database up and no broker configured: ok / embedded, without any token."""
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {"status": "ok", "database": "ok", "broker": "embedded", "version": "0.1.0"}
+
+
+def test_broker_down_is_degraded(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    """An unreachable broker makes the status degraded, answered within about a second."""
+    down = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
+    body = _health(down, session_factory)
+    assert body == {"status": "degraded", "database": "ok", "broker": "down", "version": "0.1.0"}
+
+
+def test_database_down_is_degraded(settings: Settings) -> None:
+    """An unreachable database is reported, not raised."""
+    engine = make_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
+    body = _health(settings, make_session_factory(engine))
+    assert body == {
+        "status": "degraded",
+        "database": "down",
+        "broker": "embedded",
+        "version": "0.1.0",
+    }
+
+
+@pytest.mark.broker
+def test_broker_up_is_ok(settings: Settings, session_factory: sessionmaker[Session]) -> None:
+    """The local Redis answers: broker ok."""
+    up = settings.model_copy(update={"broker_url": "redis://127.0.0.1:6379/0"})
+    body = _health(up, session_factory)
+    assert body == {"status": "ok", "database": "ok", "broker": "ok", "version": "0.1.0"}
