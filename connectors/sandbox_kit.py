@@ -105,8 +105,10 @@ def build_app(
     settings: SandboxSettings,
     vendor: APIRouter,
     control: APIRouter | None = None,
+    public: APIRouter | None = None,
 ) -> FastAPI:
-    """Assemble a double: vendor routes behind the fault gate, plus the control endpoints."""
+    """Assemble a double: vendor routes behind the fault gate, control endpoints, and
+    `public` pages a person opens (a checkout page) that are neither."""
     app = FastAPI(title=f"potok sandbox: {system}", docs_url=None, redoc_url=None)
     app.state.system = system
     app.state.store = store
@@ -115,6 +117,8 @@ def build_app(
     app.include_router(_control_router(system, store))
     if control is not None:
         app.include_router(control, prefix="/_control")
+    if public is not None:
+        app.include_router(public)
     _install_handlers(app, style, settings)
     return app
 

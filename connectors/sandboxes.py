@@ -15,11 +15,13 @@ from fastapi import FastAPI
 from connectors.moysklad.sandbox import create_sandbox_app as moysklad_app
 from connectors.sandbox_kit import SandboxSettings
 from connectors.sandbox_store import SandboxStore
+from connectors.yookassa.sandbox import create_sandbox_app as yookassa_app
 
 SandboxFactory = Callable[[SandboxStore, SandboxSettings | None], FastAPI]
 
 SANDBOXES: dict[str, SandboxFactory] = {
     "moysklad": moysklad_app,
+    "yookassa": yookassa_app,
 }
 
 

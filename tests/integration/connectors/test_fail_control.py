@@ -16,6 +16,7 @@ import pytest
 
 from connectors.base import BaseClient, TransientConnectorError
 from connectors.moysklad import MoySkladClient, MoySkladConfig, OrderLine
+from connectors.yookassa import YooKassaClient, YooKassaConfig
 from tests.integration.connectors.conftest import Sandbox
 
 READ_TIMEOUT = 0.5
@@ -38,6 +39,11 @@ CASES = [
                 OrderLine(product_id="0b4f3b26-0000-4000-8000-000000000201", quantity=1, price=1)
             ],
         ),
+    ),
+    FailCase(
+        "yookassa",
+        lambda sb, t: YooKassaClient(sb.config(YooKassaConfig(), read_timeout=t)),
+        lambda c: c.create_payment(idempotence_key=str(uuid.uuid4()), amount=10, description="x"),
     ),
 ]
 
