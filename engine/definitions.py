@@ -9,7 +9,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine.errors import ConcurrentUpdate, DeploymentError, NotFoundError
 from engine.models import ProcessDefinition, ProcessInstance
@@ -43,12 +43,17 @@ def validate_files(files: list[tuple[str, bytes]]) -> ParseResult:
 
 def parsed_definition(definition: ProcessDefinition) -> ParsedProcess:
     """The parsed spec of a stored definition, from the in-memory cache when possible."""
+    cached = SPEC_CACHE.get(definition.content_hash, definition.key)
+    if cached is not None:  # no need to load the (large, deferred) resources column
+        return cached
     return SPEC_CACHE.get_or_parse(definition.content_hash, definition.resources, definition.key)
 
 
 def latest_definition(session: Session, key: str) -> ProcessDefinition | None:
+    """The highest version of `key` (its XML and resources load only when touched)."""
     stmt = (
         select(ProcessDefinition)
+        .options(defer(ProcessDefinition.bpmn_xml), defer(ProcessDefinition.resources))
         .where(ProcessDefinition.key == key)
         .order_by(ProcessDefinition.version.desc())
         .limit(1)
@@ -63,8 +68,10 @@ def get_definition_or_raise(
     if version is None:
         definition = latest_definition(session, key)
     else:
-        stmt = select(ProcessDefinition).where(
-            ProcessDefinition.key == key, ProcessDefinition.version == version
+        stmt = (
+            select(ProcessDefinition)
+            .options(defer(ProcessDefinition.bpmn_xml), defer(ProcessDefinition.resources))
+            .where(ProcessDefinition.key == key, ProcessDefinition.version == version)
         )
         definition = session.scalars(stmt).first()
     if definition is None:

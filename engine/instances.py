@@ -15,7 +15,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import projections
@@ -103,17 +103,18 @@ def _status(workflow: BpmnWorkflow, after: Snapshot, failed: bool) -> str:
 def _record_failure(uow: UnitOfWork, error: WorkflowException) -> None:
     task = getattr(error, "task", None)
     element_id = getattr(getattr(task, "task_spec", None), "bpmn_id", None) or "unknown"
-    uow.session.add(
-        Incident(
+    uow.session.execute(
+        insert(Incident).values(
             instance_id=uow.instance.id,
             element_id=element_id,
             operator=None,
             error_code="script_error",
             message=str(error),
             attempts=1,
+            state="open",
+            created_at=utcnow(),
         )
     )
-    uow.instance.error = str(error)
 
 
 def persist(
@@ -124,28 +125,37 @@ def persist(
     element: TaskRef | None = None,
     error: WorkflowException | None = None,
 ) -> ProcessInstance:
-    """Write state, projections and history of the unit of work (flush only)."""
+    """Write state, projections and history of the unit of work (flush only).
+
+    The instance row goes first (INSERT, or UPDATE … WHERE lock_version = read value: the
+    compare-and-swap); the projections follow as one executemany per table.
+    """
     instance, workflow, session = uow.instance, uow.workflow, uow.session
+    is_new = instance not in session
     after = take_snapshot(workflow)
     changes = projections.variable_changes(uow.before.variables, after.variables)
     now = utcnow()
-    session.add_all(
-        projections.history_events(
-            instance, uow.before, after, action=action, actor=actor, element=element,
-            changes=changes, at=now,
-        )
+    prune_workflow(workflow)
+    _write_instance(instance, workflow, uow.process.dialect, after, error is not None, now)
+    if error is not None:
+        instance.error = str(error)
+    if is_new:
+        session.add(instance)
+    session.flush()
+    projections.record_history(
+        session, instance, uow.before, after, action=action, actor=actor, element=element,
+        changes=changes, at=now,
     )
     if error is not None:
         _record_failure(uow, error)
-    projections.sync_variables(session, instance, changes, after.variables)
+    projections.sync_variables(session, instance, changes, after.variables, is_new=is_new)
     projections.sync_human_tasks(session, instance, workflow, uow.before, after, uow.process.forms)
     projections.sync_timers(session, instance, uow.before, after)
     projections.sync_subscriptions(session, instance, uow.before, after)
     new_jobs = projections.sync_jobs(session, instance, uow.before, after, OPERATORS.get)
-    prune_workflow(workflow)
-    _write_instance(instance, workflow, uow.process.dialect, after, error is not None, now)
-    session.flush()
-    session.info.setdefault(projections.NEW_JOBS_KEY, []).extend(job.id for job in new_jobs)
+    if new_jobs:
+        session.flush()
+        session.info.setdefault(projections.NEW_JOBS_KEY, []).extend(j.id for j in new_jobs)
     return instance
 
 
@@ -194,8 +204,6 @@ def start_instance(
         business_key=business_key,
         started_by=actor.username if actor else None,
     )
-    session.add(instance)
-    session.flush()  # the projections reference the row; no ORM relationship orders them
     uow = UnitOfWork(session, instance, process, workflow, Snapshot())
     error = run_engine(uow)
     if before_run is not None and error is None:

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.orm import Session
 
 from engine.models import (
@@ -22,6 +22,7 @@ from engine.models import (
     MessageSubscription,
     ProcessInstance,
     Timer,
+    new_id,
     utcnow,
 )
 from engine.runtime import Snapshot, TaskRef, to_jsonable
@@ -40,24 +41,37 @@ def variable_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str,
     return changes
 
 
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    # Core executemany: one round trip per table instead of the ORM's per-object work.
+    if rows:
+        session.execute(insert(model), rows)
+
+
 def sync_variables(
-    session: Session, instance: ProcessInstance, changes: dict[str, list[Any]], after: dict[str, Any]
+    session: Session,
+    instance: ProcessInstance,
+    changes: dict[str, list[Any]],
+    after: dict[str, Any],
+    *,
+    is_new: bool,
 ) -> None:
     """Keep instance_variable (scalar top-level variables, for search) in step."""
     if not changes:
         return
     names = list(changes)
-    if instance.lock_version:  # rows exist only once the instance was written before
+    if not is_new:
         session.execute(
             delete(InstanceVariable).where(
                 InstanceVariable.instance_id == instance.id, InstanceVariable.name.in_(names)
             )
         )
+    rows = []
     for name in names:
         value = after.get(name)
         if name in after and isinstance(value, _INDEXED_TYPES):
             text = str(value).lower() if isinstance(value, bool) else str(value)
-            session.add(InstanceVariable(instance_id=instance.id, name=name, value=text[:1000]))
+            rows.append({"instance_id": instance.id, "name": name, "value": text[:1000]})
+    _insert(session, InstanceVariable, rows)
 
 
 def _form_for(spec: Any, forms: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -83,24 +97,26 @@ def _prefill(form: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
 
 def _new_human_task(
     instance: ProcessInstance, workflow: BpmnWorkflow, ref: TaskRef, forms: dict[str, Any]
-) -> HumanTask:
+) -> dict[str, Any]:
     task = workflow.get_task_from_id(UUID(ref.guid))
     spec = task.task_spec
     form = _form_for(spec, forms)
     extensions = getattr(spec, "extensions", None) or {}
-    return HumanTask(
-        instance_id=instance.id,
-        task_guid=ref.guid,
-        process_key=instance.key,
-        element_id=ref.element_id,
-        name=ref.name,
-        lane=getattr(spec, "lane", None),
-        candidate_groups=_candidate_groups(spec),
-        form=form,
-        data=_prefill(form, task.data),
-        instructions=extensions.get("instructionsForEndUser"),
-        business_key=instance.business_key,
-    )
+    return {
+        "id": new_id(),
+        "instance_id": instance.id,
+        "task_guid": ref.guid,
+        "process_key": instance.key,
+        "element_id": ref.element_id,
+        "name": ref.name,
+        "lane": getattr(spec, "lane", None),
+        "candidate_groups": _candidate_groups(spec),
+        "form": form,
+        "data": _prefill(form, task.data),
+        "instructions": extensions.get("instructionsForEndUser"),
+        "business_key": instance.business_key,
+        "created_at": utcnow(),
+    }
 
 
 def sync_human_tasks(
@@ -112,9 +128,12 @@ def sync_human_tasks(
     forms: dict[str, Any],
 ) -> None:
     """Open a row for each new ready user task; cancel rows whose task went away."""
-    for guid, ref in after.user_tasks.items():
-        if guid not in before.user_tasks:
-            session.add(_new_human_task(instance, workflow, ref, forms))
+    rows = [
+        _new_human_task(instance, workflow, ref, forms)
+        for guid, ref in after.user_tasks.items()
+        if guid not in before.user_tasks
+    ]
+    _insert(session, HumanTask, rows)
     gone = [guid for guid in before.user_tasks if guid not in after.user_tasks]
     if gone:
         session.execute(
@@ -131,11 +150,13 @@ def sync_timers(session: Session, instance: ProcessInstance, before: Snapshot, a
         session.execute(
             delete(Timer).where(Timer.instance_id == instance.id, Timer.task_guid.in_(stale))
         )
-    for guid, ref in after.timers.items():
-        if before.timers.get(guid) != ref:
-            session.add(
-                Timer(instance_id=instance.id, task_guid=guid, element_id=ref.element_id, due_at=ref.due_at)
-            )
+    rows = [
+        {"instance_id": instance.id, "task_guid": guid, "element_id": ref.element_id,
+         "due_at": ref.due_at, "state": "waiting"}
+        for guid, ref in after.timers.items()
+        if before.timers.get(guid) != ref
+    ]
+    _insert(session, Timer, rows)
 
 
 def sync_subscriptions(
@@ -150,17 +171,13 @@ def sync_subscriptions(
                 MessageSubscription.task_guid.in_(stale),
             )
         )
-    for guid, ref in after.messages.items():
-        if before.messages.get(guid) != ref:
-            session.add(
-                MessageSubscription(
-                    instance_id=instance.id,
-                    task_guid=guid,
-                    element_id=ref.element_id,
-                    message_name=ref.name,
-                    correlation_key=ref.correlation_key,
-                )
-            )
+    rows = [
+        {"instance_id": instance.id, "task_guid": guid, "element_id": ref.element_id,
+         "message_name": ref.name, "correlation_key": ref.correlation_key, "created_at": utcnow()}
+        for guid, ref in after.messages.items()
+        if before.messages.get(guid) != ref
+    ]
+    _insert(session, MessageSubscription, rows)
 
 
 def sync_jobs(
@@ -194,7 +211,21 @@ def sync_jobs(
     return created
 
 
-def history_events(
+def _event(instance_id: str, at: datetime, kind: str, actor: str | None,
+           element: TaskRef | None, changes: dict[str, list[Any]]) -> dict[str, Any]:
+    return {
+        "instance_id": instance_id,
+        "at": at,
+        "type": kind,
+        "element_id": element.element_id if element else None,
+        "element_name": element.name if element else None,
+        "actor": actor,
+        "changes": changes,
+    }
+
+
+def record_history(
+    session: Session,
     instance: ProcessInstance,
     before: Snapshot,
     after: Snapshot,
@@ -204,32 +235,11 @@ def history_events(
     element: TaskRef | None,
     changes: dict[str, list[Any]],
     at: datetime,
-) -> list[InstanceEvent]:
+) -> None:
     """The action's own event (with the variable changes) plus one per element finished."""
-    events = [
-        InstanceEvent(
-            instance_id=instance.id,
-            at=at,
-            type=action,
-            element_id=element.element_id if element else None,
-            element_name=element.name if element else None,
-            actor=actor,
-            changes=changes,
-        )
-    ]
+    rows = [_event(instance.id, at, action, actor, element, changes)]
     for guid, ref in after.finished.items():
         if guid in before.finished or (element is not None and guid == element.guid):
             continue
-        if ref.element_id is None:  # SpiffWorkflow's internal Root/Start/End tasks
-            continue
-        events.append(
-            InstanceEvent(
-                instance_id=instance.id,
-                at=at,
-                type="element_completed",
-                element_id=ref.element_id,
-                element_name=ref.name,
-                actor=actor,
-            )
-        )
-    return events
+        rows.append(_event(instance.id, at, "element_completed", actor, ref, {}))
+    _insert(session, InstanceEvent, rows)
