@@ -93,7 +93,7 @@ def run_engine(uow: UnitOfWork) -> WorkflowException | None:
 
 
 def _status(workflow: BpmnWorkflow, after: Snapshot, failed: bool) -> str:
-    if failed or workflow.get_tasks(state=TaskState.ERROR):
+    if failed or after.failed:
         return "error"
     if workflow.completed:
         return "completed"

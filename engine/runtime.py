@@ -70,6 +70,7 @@ class Snapshot:
     jobs: dict[str, JobRef] = field(default_factory=dict)
     finished: dict[str, TaskRef] = field(default_factory=dict)
     active: list[TaskRef] = field(default_factory=list)
+    failed: bool = False  # some task is in ERROR (a script or handler raised)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -107,16 +108,13 @@ def task_ref(task: Task) -> TaskRef:
     )
 
 
-def workflow_variables(workflow: BpmnWorkflow) -> dict[str, Any]:
-    """The instance's variables: data of its unfinished tasks (or of its last task) merged."""
-    live = sorted(
-        workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED),
-        key=lambda t: t.last_state_change,
-    )
+def merged_variables(workflow: BpmnWorkflow, live: list[Task]) -> dict[str, Any]:
+    """The instance's variables: data of its unfinished top-level tasks (or of its last task)
+    merged, oldest first, over the workflow's data objects."""
     merged: dict[str, Any] = dict(workflow.data)
-    sources = [t for t in live if t.workflow is workflow] or (
-        [workflow.last_task] if workflow.last_task is not None else []
-    )
+    sources = sorted((t for t in live if t.workflow is workflow), key=lambda t: t.last_state_change)
+    if not sources and workflow.last_task is not None:
+        sources = [workflow.last_task]
     for task in sources:
         merged.update(task.data)
     return merged
@@ -177,13 +175,16 @@ def _job_ref(task: Task, ref: TaskRef) -> JobRef | None:
 def take_snapshot(workflow: BpmnWorkflow, *, with_variables: bool = True) -> Snapshot:
     """Read everything the projections need from `workflow` in one pass over its tasks."""
     snap = Snapshot()
+    live: list[Task] = []
     for task in workflow.get_tasks_iterator():
         if task.state & TaskState.FINISHED_MASK:
             if task.state == TaskState.COMPLETED and getattr(task.task_spec, "bpmn_id", None):
                 snap.finished[str(task.id)] = task_ref(task)
+            snap.failed = snap.failed or task.state == TaskState.ERROR
             continue
         if not task.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED):
             continue
+        live.append(task)
         ref = task_ref(task)
         if ref.element_id is not None:
             snap.active.append(ref)
@@ -195,7 +196,7 @@ def take_snapshot(workflow: BpmnWorkflow, *, with_variables: bool = True) -> Sna
                 snap.jobs[ref.guid] = job
     _collect_waiting(workflow, snap)
     if with_variables:
-        snap.variables = workflow_variables(workflow)
+        snap.variables = merged_variables(workflow, live)
     return snap
 
 
