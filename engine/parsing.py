@@ -764,6 +764,8 @@ def _issue_from_validation(
 
 
 _WRAPPED_REPR = re.compile(r"^[A-Za-z]+(Error|Exception)\(.*\)$", re.DOTALL)
+# Some messages format an lxml element itself: "<Element {ns}sourceRef at 0x7f...>".
+_ELEMENT_REPR = re.compile(r"<Element \{[^}]*\}([\w.-]+) at 0x[0-9a-fA-F]+>")
 
 
 def _spiff_message(exc: SpiffWorkflowException) -> str:
@@ -771,6 +773,7 @@ def _spiff_message(exc: SpiffWorkflowException) -> str:
     text = str(exc.args[0]) if exc.args else type(exc).__name__
     notes = [str(note) for note in getattr(exc, "notes", [])]
     text = ". ".join([text, *notes]).strip() or type(exc).__name__
+    text = _ELEMENT_REPR.sub(r"<\1>", text)
     if _WRAPPED_REPR.match(text):  # TaskParser wraps unexpected errors as repr(exc)
         text = f"SpiffWorkflow cannot parse this element: {text}"
     return text

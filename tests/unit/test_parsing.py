@@ -449,6 +449,13 @@ def test_exclusive_gateway_condition_error_points_at_the_flow() -> None:
     assert error.line == line_of(files, f'<bpmn:sequenceFlow id="{error.element_id}"')
 
 
+def test_messages_carry_no_memory_addresses() -> None:
+    task = '<bpmn:task id="t"><bpmn:dataInputAssociation id="a"><bpmn:sourceRef>nowhere'
+    task += "</bpmn:sourceRef></bpmn:dataInputAssociation></bpmn:task>"
+    error = only_error(parse_bundle(bpmn_file(process(chain(START, ("t", task), END)))))
+    assert (error.element_id, error.msg) == ("t", "Cannot resolve dataInputAssociation <sourceRef>")
+
+
 def test_camunda_business_rule_task_without_decision_ref() -> None:
     camunda_ns = f' xmlns:camunda="{CAMUNDA_NS}"'
     task = '<bpmn:businessRuleTask id="rule" camunda:class="org.Example" />'
