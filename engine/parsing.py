@@ -46,9 +46,10 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import SPIFF_XSD
 
 from engine.errors import DeploymentError
+from engine.spiff_ext import PotokBpmnParser
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +72,10 @@ MAX_XSD_WARNINGS = 10
 # Stored definitions were size-checked when deployed; re-parsing them must not fail on size.
 _NO_LIMIT = 1 << 62
 
-# The SpiffWorkflow parser class of each dialect. The engine registers its subclasses (with its
-# own task classes in OVERRIDE_PARSER_CLASSES) through `set_parser_class` at start-up.
+# The SpiffWorkflow parser class of each dialect; the Spiff one carries potok's service task
+# in its OVERRIDE_PARSER_CLASSES (engine/spiff_ext.py). Tests may swap one via set_parser_class.
 PARSER_CLASSES: dict[str, type[BpmnDmnParser]] = {
-    "spiff": SpiffBpmnParser,
+    "spiff": PotokBpmnParser,
     "camunda": CamundaParser,
 }
 

@@ -624,7 +624,7 @@ def test_unexpected_spiffworkflow_exception_is_wrapped(monkeypatch: pytest.Monke
     def explode(*_args: Any, **_kwargs: Any) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(parsing.SpiffBpmnParser, "get_spec", explode)
+    monkeypatch.setattr(parsing.PotokBpmnParser, "get_spec", explode)
     error = only_error(parse_bundle(happy_files()))
     assert error.file == "order.bpmn"
     assert (
