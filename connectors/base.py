@@ -282,7 +282,7 @@ class ClientCredentialsAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         fresh = False
         if self._token is None or self._clock() >= self._expires_at:
-            if not self._accept((yield self._token_request())):
+            if not self._accept((yield self._token_request(request))):
                 return
             fresh = True
         request.headers["Authorization"] = f"Bearer {self._token}"
@@ -290,18 +290,22 @@ class ClientCredentialsAuth(httpx.Auth):
         if response.status_code == 401 and not fresh:
             # The vendor revoked or expired our token early: one new token, one more try.
             self._token = None
-            if not self._accept((yield self._token_request())):
+            if not self._accept((yield self._token_request(request))):
                 return
             request.headers["Authorization"] = f"Bearer {self._token}"
             yield request
 
-    def _token_request(self) -> httpx.Request:
+    def _token_request(self, original: httpx.Request) -> httpx.Request:
         form = {
             "grant_type": "client_credentials",
             "client_id": self._client_id,
             "client_secret": self._client_secret.get_secret_value(),
         }
-        return httpx.Request("POST", self._token_url, data=form)
+        # A request built here bypasses the client's defaults: carry its timeouts over, or the
+        # token call could hang forever.
+        timeout = original.extensions.get("timeout")
+        extensions = {"timeout": timeout} if timeout is not None else {}
+        return httpx.Request("POST", self._token_url, data=form, extensions=extensions)
 
     def _accept(self, response: httpx.Response) -> bool:
         if not 200 <= response.status_code < 300:

@@ -150,6 +150,15 @@ class SandboxStore:
                 grouped.setdefault(row.kind, []).append(row.data)
             return grouped
 
+    def clear(self, system: str, kind: str) -> None:
+        """Delete every record of one kind."""
+        with self._sessions.begin() as session:
+            session.execute(
+                delete(SandboxRecord).where(
+                    SandboxRecord.system == system, SandboxRecord.kind == kind
+                )
+            )
+
     # --- faults -------------------------------------------------------------------------------
 
     def arm_fault(self, system: str, mode: str, count: int) -> None:

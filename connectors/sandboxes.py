@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI
 
+from connectors.cdek.sandbox import create_sandbox_app as cdek_app
 from connectors.moysklad.sandbox import create_sandbox_app as moysklad_app
 from connectors.sandbox_kit import SandboxSettings
 from connectors.sandbox_store import SandboxStore
@@ -22,6 +23,7 @@ SandboxFactory = Callable[[SandboxStore, SandboxSettings | None], FastAPI]
 SANDBOXES: dict[str, SandboxFactory] = {
     "moysklad": moysklad_app,
     "yookassa": yookassa_app,
+    "cdek": cdek_app,
 }
 
 

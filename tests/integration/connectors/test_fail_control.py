@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from connectors.base import BaseClient, TransientConnectorError
+from connectors.cdek import CdekClient, CdekConfig
 from connectors.moysklad import MoySkladClient, MoySkladConfig, OrderLine
 from connectors.yookassa import YooKassaClient, YooKassaConfig
 from tests.integration.connectors.conftest import Sandbox
@@ -44,6 +45,16 @@ CASES = [
         "yookassa",
         lambda sb, t: YooKassaClient(sb.config(YooKassaConfig(), read_timeout=t)),
         lambda c: c.create_payment(idempotence_key=str(uuid.uuid4()), amount=10, description="x"),
+    ),
+    FailCase(
+        "cdek",
+        lambda sb, t: CdekClient(sb.config(CdekConfig(), read_timeout=t)),
+        lambda c: c.calculate_tariff(
+            tariff_code=136,
+            from_location={"city": "Москва"},
+            to_location={"city": "Тверь"},
+            packages=[{"weight": 500}],
+        ),
     ),
 ]
 

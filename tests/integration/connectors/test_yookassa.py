@@ -108,8 +108,8 @@ def test_bad_credentials_and_bad_amount_keep_the_vendor_text(sandbox: Sandbox) -
         pay(stranger)
     assert denied.value.status_code == 401
     assert denied.value.vendor_code == "invalid_credentials"
-    with YooKassaClient(sandbox.config(YooKassaConfig())) as client:
-        with pytest.raises(PermanentConnectorError) as invalid:
-            pay(client, amount="-5")
+    client = YooKassaClient(sandbox.config(YooKassaConfig()))
+    with client, pytest.raises(PermanentConnectorError) as invalid:
+        pay(client, amount="-5")
     assert invalid.value.vendor_code == "invalid_request"
     assert "amount" in (invalid.value.vendor_message or "")
