@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -171,3 +172,20 @@ def start_event_spec(process: ParsedProcess, message_name: str) -> Any:
             if definition.name == message_name:
                 return spec
     return None
+
+
+def bundle_files(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """(name, bytes) of BPMN/DMN/form files, as one upload (names are the files' basenames)."""
+    return [(path.name, path.read_bytes()) for path in paths]
+
+
+def deploy_directory(
+    session: Session, *, directory: Path, deployed_by: str | None = None
+) -> DeployOutcome:
+    """Deploy every .bpmn/.dmn/.json file under `directory` as one bundle."""
+    paths = sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix in (".bpmn", ".dmn", ".json")
+    )
+    if not paths:
+        return DeployOutcome([])
+    return deploy(session, files=bundle_files(paths), deployed_by=deployed_by)

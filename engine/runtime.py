@@ -202,11 +202,19 @@ def take_snapshot(workflow: BpmnWorkflow, *, with_variables: bool = True) -> Sna
 
 # --- pruning: keep long loops bounded ------------------------------------------------------
 
+def _is_dead_end(task: Task) -> bool:
+    """A branch that leads nowhere any more: cancelled, or finished with no successors
+    (e.g. the join of a boundary event whose task completed normally)."""
+    return task.state == TaskState.CANCELLED or (
+        task.state == TaskState.COMPLETED and not task._children
+    )
+
+
 def _linear_successor(task: Task) -> Task | None:
-    """The one live child of a COMPLETED task (cancelled siblings ignored), else None."""
+    """The one child of a COMPLETED task that carries on (dead ends ignored), else None."""
     if task.state != TaskState.COMPLETED:
         return None
-    live = [child for child in task.children if child.state != TaskState.CANCELLED]
+    live = [child for child in task.children if not _is_dead_end(child)]
     return live[0] if len(live) == 1 else None
 
 
@@ -249,7 +257,7 @@ def prune_finished_chain(workflow: Any, top: BpmnWorkflow) -> int:
     dropped = 0
     for task in chain[:-1]:
         for child in list(task.children):
-            if child.state == TaskState.CANCELLED:
+            if _is_dead_end(child):
                 dropped += _drop_subtree(workflow, top, child)
         if task.id in top.subprocesses:
             top.delete_subprocess(task)
