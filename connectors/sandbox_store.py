@@ -150,14 +150,15 @@ class SandboxStore:
                 grouped.setdefault(row.kind, []).append(row.data)
             return grouped
 
-    def clear(self, system: str, kind: str) -> None:
-        """Delete every record of one kind."""
+    def clear(self, system: str, kind: str, external_id: str | None = None) -> None:
+        """Delete one record, or every record of one kind when `external_id` is None."""
+        query = delete(SandboxRecord).where(
+            SandboxRecord.system == system, SandboxRecord.kind == kind
+        )
+        if external_id is not None:
+            query = query.where(SandboxRecord.external_id == external_id)
         with self._sessions.begin() as session:
-            session.execute(
-                delete(SandboxRecord).where(
-                    SandboxRecord.system == system, SandboxRecord.kind == kind
-                )
-            )
+            session.execute(query)
 
     # --- faults -------------------------------------------------------------------------------
 

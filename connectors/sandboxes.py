@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from connectors.cdek.sandbox import create_sandbox_app as cdek_app
 from connectors.moysklad.sandbox import create_sandbox_app as moysklad_app
+from connectors.russian_post.sandbox import create_sandbox_app as russian_post_app
 from connectors.sandbox_kit import SandboxSettings
 from connectors.sandbox_store import SandboxStore
 from connectors.yookassa.sandbox import create_sandbox_app as yookassa_app
@@ -24,6 +25,7 @@ SANDBOXES: dict[str, SandboxFactory] = {
     "moysklad": moysklad_app,
     "yookassa": yookassa_app,
     "cdek": cdek_app,
+    "russian_post": russian_post_app,
 }
 
 

@@ -17,6 +17,7 @@ import pytest
 from connectors.base import BaseClient, TransientConnectorError
 from connectors.cdek import CdekClient, CdekConfig
 from connectors.moysklad import MoySkladClient, MoySkladConfig, OrderLine
+from connectors.russian_post import RussianPostClient, RussianPostConfig
 from connectors.yookassa import YooKassaClient, YooKassaConfig
 from tests.integration.connectors.conftest import Sandbox
 
@@ -55,6 +56,11 @@ CASES = [
             to_location={"city": "Тверь"},
             packages=[{"weight": 500}],
         ),
+    ),
+    FailCase(
+        "russian_post",
+        lambda sb, t: RussianPostClient(sb.config(RussianPostConfig(), read_timeout=t)),
+        lambda c: c.calculate_tariff(index_to="420111", mass=500),
     ),
 ]
 
