@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.deps import AfterCommit
 from api.errors import install_error_handlers
 from api.health import app_version
-from api.schemas.common import ErrorRead
+from api.schemas.common import Responses, error_docs
 from engine.db import get_engine, make_session_factory
 from engine.settings import Settings, get_settings
 
@@ -26,34 +27,42 @@ REST API of **potok**, a BPMN orchestrator for online shops.
 """
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorRead, "description": description}
-
-
 # Declared on every route so the OpenAPI schema describes our error body, not FastAPI's.
-PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: _error("Invalid request (`details`: `[{loc, msg}]`)"),
-    500: _error("Unexpected server error"),
-    503: _error("Database busy or unavailable"),
-}
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    **PUBLIC_ERRORS,
-    401: _error("Missing, invalid or expired token"),
-    403: _error("The token or user lacks the right"),
-}
+PUBLIC_ERRORS = error_docs(
+    (422, "Invalid request (`details`: `[{loc, msg}]`)"),
+    (500, "Unexpected server error"),
+    (503, "Database busy or unavailable"),
+)
+AUTH_ERRORS = PUBLIC_ERRORS | error_docs(
+    (401, "Missing, invalid or expired token"), (403, "The token or user lacks the right")
+)
 
 
-def _routers() -> list[tuple[APIRouter, dict[int | str, dict[str, Any]]]]:
+def _routers() -> list[tuple[APIRouter, Responses]]:
     """Each domain router with the error responses it can give."""
-    from api.routes import auth, health
+    from api.routes import auth, definitions, health, incidents, instances, messages, tasks
 
-    return [(health.router, PUBLIC_ERRORS), (auth.router, PUBLIC_ERRORS)]
+    return [
+        (health.router, PUBLIC_ERRORS),
+        (auth.router, PUBLIC_ERRORS),
+        (definitions.router, AUTH_ERRORS),
+        (instances.router, AUTH_ERRORS),
+        (messages.router, AUTH_ERRORS),
+        (tasks.router, AUTH_ERRORS),
+        (incidents.router, AUTH_ERRORS),
+    ]
 
 
 def create_app(
-    settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
+    settings: Settings | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+    after_commit: Sequence[AfterCommit] = (),
 ) -> FastAPI:
-    """Build the API application for `settings` on `session_factory` (default: settings' DB)."""
+    """Build the API application for `settings` on `session_factory` (default: settings' DB).
+
+    `after_commit` hooks run with the request's session after each successful commit (the
+    session's `info` still holds what the unit of work recorded, e.g. new job ids).
+    """
     settings = settings or get_settings()
     if session_factory is None:
         session_factory = make_session_factory(get_engine(settings.database_url))
@@ -67,6 +76,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
+    app.state.after_commit = list(after_commit)
     install_error_handlers(app)
     for router, responses in _routers():
         app.include_router(router, prefix=API_PREFIX, responses=responses)

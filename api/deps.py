@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.settings import Settings
+
+logger = logging.getLogger("potok.api")
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -23,6 +26,21 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
+AfterCommit = Callable[[Session], None]
+
+
+def _after_commit(request: Request, session: Session) -> None:
+    # E.g. sending the jobs this unit of work created to the broker: only once they are
+    # committed, and a failure here must not turn a committed success into an error
+    # (the database is the truth; a sweeper re-sends what the broker never got).
+    hooks: list[AfterCommit] = getattr(request.app.state, "after_commit", [])
+    for hook in hooks:
+        try:
+            hook(session)
+        except Exception:
+            logger.exception("after-commit hook %r failed", hook)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One unit of work per request: commit after the route succeeds, roll back otherwise."""
     session = get_session_factory(request)()
@@ -32,6 +50,8 @@ def get_session(request: Request) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+    else:
+        _after_commit(request, session)
     finally:
         session.close()
 

@@ -54,14 +54,16 @@ def require_role(*roles: str) -> Callable[[Principal], Principal]:
     return check
 
 
-def require_scope(scope: str) -> Callable[[Principal], Principal]:
-    """A dependency that lets through callers whose token carries `scope`."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
+def require_scope(*scopes: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets through callers whose token carries one of `scopes`."""
+    unknown = set(scopes) - SCOPES
+    if not scopes or unknown:
+        raise ValueError(f"unknown scopes {sorted(unknown)}")
 
     def check(principal: CurrentUser) -> Principal:
-        if has_scope(principal.scopes, scope):
+        if any(has_scope(principal.scopes, scope) for scope in scopes):
             return principal
-        raise ApiError(403, "forbidden", f"The token lacks the scope {scope!r}")
+        wanted = " or ".join(repr(s) for s in scopes)
+        raise ApiError(403, "forbidden", f"The token lacks the scope {wanted}")
 
     return check

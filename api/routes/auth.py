@@ -11,7 +11,7 @@ from api.auth.service import authenticate, issue_token
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.schemas.auth import MeRead, TokenCreate, TokenRead
-from api.schemas.common import ErrorRead
+from api.schemas.common import error_docs
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
     "/token",
     response_model=TokenRead,
     summary="Log in",
-    responses={401: {"model": ErrorRead, "description": "Wrong username or password"}},
+    responses=error_docs((401, "Wrong username or password")),
 )
 def create_token(body: TokenCreate, session: SessionDep, settings: SettingsDep) -> TokenRead:
     """A token with every scope the user's roles allow, valid for `token_ttl_minutes`."""
@@ -40,7 +40,7 @@ def create_token(body: TokenCreate, session: SessionDep, settings: SettingsDep) 
     "/me",
     response_model=MeRead,
     summary="Who am I?",
-    responses={401: {"model": ErrorRead, "description": "Missing, invalid or expired token"}},
+    responses=error_docs((401, "Missing, invalid or expired token")),
 )
 def read_me(principal: CurrentUser) -> MeRead:
     """The user, groups, roles and effective scopes behind the bearer token."""

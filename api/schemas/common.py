@@ -44,3 +44,11 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(
         default=None, description="Opaque cursor of the next page; null on the last page"
     )
+
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+def error_docs(*entries: tuple[int, str]) -> Responses:
+    """OpenAPI `responses` entries documenting our error body for each (status, description)."""
+    return {status: {"model": ErrorRead, "description": text} for status, text in entries}

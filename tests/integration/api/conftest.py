@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.auth.service import create_user, get_user_or_raise, issue_token
+from engine import service
 from engine.db import session_scope
 from engine.settings import Settings
 from tests.integration.api.helpers import PASSWORD, TestUser
@@ -76,3 +78,56 @@ def probe_client(app: FastAPI) -> Iterator[TestClient]:
     app.include_router(router)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+REVIEW_FILES = ("review.bpmn", "review-schema.json", "review-uischema.json")
+
+
+def fixture_files(*names: str) -> list[tuple[str, bytes]]:
+    """(name, bytes) of files in tests/fixtures, as an upload carries them."""
+    return [(name, (FIXTURES / name).read_bytes()) for name in names]
+
+
+def multipart(*names: str) -> list[tuple[str, tuple[str, bytes]]]:
+    """The `files` multipart fields of fixture files, for TestClient(files=...)."""
+    return [("files", (name, content)) for name, content in fixture_files(*names)]
+
+
+def review_v2_files() -> list[tuple[str, bytes]]:
+    """review.bpmn with a changed form: a new content hash, so a new version."""
+    files = fixture_files(*REVIEW_FILES)
+    files[1] = (files[1][0], files[1][1].replace(b"500", b"400"))
+    return files
+
+
+Deploy = Callable[..., None]
+
+
+@pytest.fixture
+def deploy(session_factory: sessionmaker[Session]) -> Deploy:
+    """Deploy fixture files (by name, or as (name, bytes) pairs) through the engine, committed."""
+
+    def _deploy(*names: str, files: list[tuple[str, bytes]] | None = None) -> None:
+        with session_scope(session_factory) as session:
+            upload = files if files is not None else fixture_files(*names)
+            service.deploy(session, files=upload, deployed_by="tests")
+
+    return _deploy
+
+
+@pytest.fixture
+def analyst(make_user: MakeUser) -> TestUser:
+    return make_user("anna", roles=("analyst",), groups=("analysts",))
+
+
+@pytest.fixture
+def reviewer(make_user: MakeUser) -> TestUser:
+    """A manager in the `managers` group, the lane of review.bpmn's user task."""
+    return make_user("maria", roles=("manager",), groups=("managers",))
+
+
+@pytest.fixture
+def outsider(make_user: MakeUser) -> TestUser:
+    """A warehouse worker: may work on tasks, but not on the managers' ones."""
+    return make_user("petr", roles=("warehouse",), groups=("warehouse",))
