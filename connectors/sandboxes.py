@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from connectors.cdek.sandbox import create_sandbox_app as cdek_app
 from connectors.moysklad.sandbox import create_sandbox_app as moysklad_app
+from connectors.nova_poshta.sandbox import create_sandbox_app as nova_poshta_app
 from connectors.russian_post.sandbox import create_sandbox_app as russian_post_app
 from connectors.sandbox_kit import SandboxSettings
 from connectors.sandbox_store import SandboxStore
@@ -26,6 +27,7 @@ SANDBOXES: dict[str, SandboxFactory] = {
     "yookassa": yookassa_app,
     "cdek": cdek_app,
     "russian_post": russian_post_app,
+    "nova_poshta": nova_poshta_app,
 }
 
 

@@ -17,6 +17,7 @@ import pytest
 from connectors.base import BaseClient, TransientConnectorError
 from connectors.cdek import CdekClient, CdekConfig
 from connectors.moysklad import MoySkladClient, MoySkladConfig, OrderLine
+from connectors.nova_poshta import NovaPoshtaClient, NovaPoshtaConfig
 from connectors.russian_post import RussianPostClient, RussianPostConfig
 from connectors.yookassa import YooKassaClient, YooKassaConfig
 from tests.integration.connectors.conftest import Sandbox
@@ -61,6 +62,11 @@ CASES = [
         "russian_post",
         lambda sb, t: RussianPostClient(sb.config(RussianPostConfig(), read_timeout=t)),
         lambda c: c.calculate_tariff(index_to="420111", mass=500),
+    ),
+    FailCase(
+        "nova_poshta",
+        lambda sb, t: NovaPoshtaClient(sb.config(NovaPoshtaConfig(), read_timeout=t)),
+        lambda c: c.get_warehouses(city_name="Львів"),
     ),
 ]
 
