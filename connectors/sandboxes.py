@@ -18,6 +18,7 @@ from connectors.nova_poshta.sandbox import create_sandbox_app as nova_poshta_app
 from connectors.russian_post.sandbox import create_sandbox_app as russian_post_app
 from connectors.sandbox_kit import SandboxSettings
 from connectors.sandbox_store import SandboxStore
+from connectors.sms.sandbox import create_sandbox_app as sms_app
 from connectors.yookassa.sandbox import create_sandbox_app as yookassa_app
 
 SandboxFactory = Callable[[SandboxStore, SandboxSettings | None], FastAPI]
@@ -28,6 +29,7 @@ SANDBOXES: dict[str, SandboxFactory] = {
     "cdek": cdek_app,
     "russian_post": russian_post_app,
     "nova_poshta": nova_poshta_app,
+    "sms": sms_app,
 }
 
 

@@ -19,6 +19,7 @@ from connectors.cdek import CdekClient, CdekConfig
 from connectors.moysklad import MoySkladClient, MoySkladConfig, OrderLine
 from connectors.nova_poshta import NovaPoshtaClient, NovaPoshtaConfig
 from connectors.russian_post import RussianPostClient, RussianPostConfig
+from connectors.sms import SmsConfig, make_sms_client
 from connectors.yookassa import YooKassaClient, YooKassaConfig
 from tests.integration.connectors.conftest import Sandbox
 
@@ -67,6 +68,11 @@ CASES = [
         "nova_poshta",
         lambda sb, t: NovaPoshtaClient(sb.config(NovaPoshtaConfig(), read_timeout=t)),
         lambda c: c.get_warehouses(city_name="Львів"),
+    ),
+    FailCase(
+        "sms",
+        lambda sb, t: make_sms_client(sb.config(SmsConfig(), read_timeout=t)),
+        lambda c: c.send("79991234567", "код 1234"),
     ),
 ]
 
