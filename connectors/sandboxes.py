@@ -19,6 +19,7 @@ from connectors.russian_post.sandbox import create_sandbox_app as russian_post_a
 from connectors.sandbox_kit import SandboxSettings
 from connectors.sandbox_store import SandboxStore
 from connectors.sms.sandbox import create_sandbox_app as sms_app
+from connectors.telegram.sandbox import create_sandbox_app as telegram_app
 from connectors.yookassa.sandbox import create_sandbox_app as yookassa_app
 
 SandboxFactory = Callable[[SandboxStore, SandboxSettings | None], FastAPI]
@@ -30,6 +31,7 @@ SANDBOXES: dict[str, SandboxFactory] = {
     "russian_post": russian_post_app,
     "nova_poshta": nova_poshta_app,
     "sms": sms_app,
+    "telegram": telegram_app,
 }
 
 

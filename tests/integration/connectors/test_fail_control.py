@@ -20,6 +20,7 @@ from connectors.moysklad import MoySkladClient, MoySkladConfig, OrderLine
 from connectors.nova_poshta import NovaPoshtaClient, NovaPoshtaConfig
 from connectors.russian_post import RussianPostClient, RussianPostConfig
 from connectors.sms import SmsConfig, make_sms_client
+from connectors.telegram import TelegramClient, TelegramConfig
 from connectors.yookassa import YooKassaClient, YooKassaConfig
 from tests.integration.connectors.conftest import Sandbox
 
@@ -73,6 +74,11 @@ CASES = [
         "sms",
         lambda sb, t: make_sms_client(sb.config(SmsConfig(), read_timeout=t)),
         lambda c: c.send("79991234567", "код 1234"),
+    ),
+    FailCase(
+        "telegram",
+        lambda sb, t: TelegramClient(sb.config(TelegramConfig(), read_timeout=t)),
+        lambda c: c.send_message(42, "Новый заказ"),
     ),
 ]
 
