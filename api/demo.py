@@ -1,0 +1,53 @@
+"""Demo data for `make run`: one user per role, the shipped processes. Development only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from api.auth.service import create_user, get_user
+from engine.definitions import DeployOutcome, deploy_directory
+from engine.errors import PermissionDenied
+from engine.settings import Settings
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    groups: tuple[str, ...]
+
+
+DEMO_PASSWORD = "demo"
+DEMO_USERS = (
+    DemoUser("admin", "Администратор", ("admin",), ("heads",)),
+    DemoUser("analyst", "Аналитик Анна", ("analyst",), ()),
+    DemoUser("maria", "Мария, менеджер", ("manager",), ("managers",)),
+    DemoUser("ivan", "Иван, менеджер", ("manager",), ("managers",)),
+    DemoUser("olesya", "Олеся, оператор", ("manager",), ("operators",)),
+    DemoUser("pavel", "Павел, склад", ("warehouse",), ("warehouse",)),
+    DemoUser("olga", "Ольга, бухгалтер", ("accountant",), ("accountants",)),
+    DemoUser("boss", "Руководитель", ("manager",), ("heads", "managers")),
+)
+
+
+def load_demo(session: Session, *, settings: Settings) -> tuple[list[str], DeployOutcome]:
+    """Create the demo users that are missing and deploy every file in settings.bpmn_dir."""
+    if settings.env == "production":
+        raise PermissionDenied("demo data is never loaded into a production database")
+    created = []
+    for user in DEMO_USERS:
+        if get_user(session, username=user.username) is None:
+            create_user(
+                session,
+                username=user.username,
+                password=DEMO_PASSWORD,
+                roles=user.roles,
+                groups=user.groups,
+                display_name=user.display_name,
+            )
+            created.append(user.username)
+    outcome = deploy_directory(session, directory=settings.bpmn_dir, deployed_by="demo")
+    return created, outcome
