@@ -192,7 +192,12 @@ class HumanTask(Base):
 
 class Timer(Base):
     __tablename__ = "timer"
-    __table_args__ = (Index("ix_timer_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_timer_due", "state", "due_at"),
+        # Units of work rewrite an instance's timers by instance id; without this index
+        # PostgreSQL scans every waiting timer of every instance on each step.
+        Index("ix_timer_instance", "instance_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
@@ -206,7 +211,10 @@ class Timer(Base):
 
 class MessageSubscription(Base):
     __tablename__ = "message_subscription"
-    __table_args__ = (Index("ix_subscription_lookup", "message_name", "correlation_key"),)
+    __table_args__ = (
+        Index("ix_subscription_lookup", "message_name", "correlation_key"),
+        Index("ix_subscription_instance", "instance_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
@@ -222,6 +230,7 @@ class Job(Base):
     __tablename__ = "job"
     __table_args__ = (
         Index("ix_job_state_next", "state", "next_run_at"),
+        Index("ix_job_instance", "instance_id"),
         UniqueConstraint("idempotency_key", name="uq_job_idempotency_key"),
     )
 

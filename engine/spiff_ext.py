@@ -13,6 +13,8 @@ from copy import deepcopy
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -22,7 +24,6 @@ from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
-from SpiffWorkflow.bpmn.parser.util import full_tag
 
 from engine.operators import OPERATORS
 
@@ -33,11 +34,18 @@ class PotokServiceTask(ServiceTask):  # type: ignore[misc]
     """Service task that runs inline operators at once and leaves job operators STARTED."""
 
     def _execute(self, task: Any) -> bool | None:
-        operator = OPERATORS.get(self.operation_name)
         params = {name: spec["value"] for name, spec in self.evaluate_params(task).items()}
-        if operator.inline:
-            task.data[self.result_variable] = operator.call(params, None)
-            return True
+        try:
+            operator = OPERATORS.get(self.operation_name)
+            if operator.inline:
+                task.data[self.result_variable] = operator.call(params, None)
+                return True
+        except Exception as exc:
+            # A WorkflowException is what the unit of work turns into an incident; anything
+            # else would escape do_engine_steps and fail the whole request.
+            raise WorkflowTaskException(
+                f"service operator '{self.operation_name}' failed: {exc}", task=task, exception=exc
+            ) from exc
         # A job: remember what to run; the unit of work turns this into a `job` row.
         task.internal_data[JOB_REQUEST_KEY] = {"operator": operator.id, "params": params}
         return None

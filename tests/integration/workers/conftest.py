@@ -1,0 +1,104 @@
+"""Fixtures for worker tests: the test processes, scripted operators, captured dispatch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import service
+from engine.db import session_scope
+from engine.jobs import JobOutcome, install_job_dispatch, run_job
+from engine.models import InstanceEvent, ProcessInstance, utcnow
+from engine.operators import OPERATORS, HandlerContext
+
+BPMN_DIR = Path(__file__).resolve().parent / "bpmn"
+
+
+def bpmn_files(*names: str) -> list[tuple[str, bytes]]:
+    return [(name, (BPMN_DIR / name).read_bytes()) for name in names]
+
+
+@pytest.fixture
+def deploy(session_factory: sessionmaker[Session]) -> Callable[..., service.DeployOutcome]:
+    """Deploy files of tests/integration/workers/bpmn by name, committed."""
+
+    def _deploy(*names: str) -> service.DeployOutcome:
+        with session_scope(session_factory) as session:
+            return service.deploy(session, files=bpmn_files(*names), deployed_by="tests")
+
+    return _deploy
+
+
+@pytest.fixture
+def sent_jobs(session_factory: sessionmaker[Session]) -> Iterator[list[int]]:
+    """Job ids the after-commit dispatch sent, in order (instead of a broker)."""
+    sent: list[int] = []
+    uninstall = install_job_dispatch(session_factory, sent.append)
+    yield sent
+    uninstall()
+
+
+@dataclass
+class ScriptedOperator:
+    """A job handler that raises the queued errors first, then succeeds."""
+
+    errors: list[Exception] = field(default_factory=list)
+    calls: list[HandlerContext] = field(default_factory=list)
+    effects: Counter[str] = field(default_factory=Counter)
+
+    def __call__(self, ctx: HandlerContext, order_id: str) -> dict[str, Any]:
+        self.calls.append(ctx)
+        if self.errors:
+            raise self.errors.pop(0)
+        self.effects[ctx.idempotency_key] += 1  # the side effect
+        return {"ok": True, "order_id": order_id}
+
+
+@pytest.fixture
+def charge() -> Iterator[ScriptedOperator]:
+    """`test.charge`: a throw-away job operator (5 attempts, backoff base 2)."""
+    scripted = ScriptedOperator()
+    OPERATORS.register("test.charge", max_attempts=5, backoff_base=2.0)(scripted)
+    yield scripted
+    OPERATORS.unregister("test.charge")
+
+
+def drain(
+    factory: sessionmaker[Session], sent: list[int], *, start: datetime | None = None
+) -> list[JobOutcome]:
+    """Run sent jobs like a worker would, jumping the clock over retry delays."""
+    now = start or utcnow()
+    outcomes: list[JobOutcome] = []
+    while sent:
+        job_id = sent.pop(0)
+        outcome = run_job(factory, job_id, now=now)
+        outcomes.append(outcome)
+        if outcome.retry_in is not None:
+            now += timedelta(seconds=outcome.retry_in)
+            sent.append(job_id)
+    return outcomes
+
+
+def instance(factory: sessionmaker[Session], instance_id: str) -> ProcessInstance:
+    with session_scope(factory) as session:
+        found = session.get(ProcessInstance, instance_id)
+        assert found is not None
+        return found
+
+
+def event_types(factory: sessionmaker[Session], instance_id: str) -> list[str]:
+    with session_scope(factory) as session:
+        stmt = (
+            select(InstanceEvent.type)
+            .where(InstanceEvent.instance_id == instance_id)
+            .order_by(InstanceEvent.id)
+        )
+        return list(session.scalars(stmt))
