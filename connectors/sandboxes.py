@@ -20,6 +20,7 @@ from connectors.sandbox_kit import SandboxSettings
 from connectors.sandbox_store import SandboxStore
 from connectors.sms.sandbox import create_sandbox_app as sms_app
 from connectors.telegram.sandbox import create_sandbox_app as telegram_app
+from connectors.whatsapp.sandbox import create_sandbox_app as whatsapp_app
 from connectors.yookassa.sandbox import create_sandbox_app as yookassa_app
 
 SandboxFactory = Callable[[SandboxStore, SandboxSettings | None], FastAPI]
@@ -32,6 +33,7 @@ SANDBOXES: dict[str, SandboxFactory] = {
     "nova_poshta": nova_poshta_app,
     "sms": sms_app,
     "telegram": telegram_app,
+    "whatsapp": whatsapp_app,
 }
 
 

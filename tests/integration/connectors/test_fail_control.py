@@ -21,6 +21,7 @@ from connectors.nova_poshta import NovaPoshtaClient, NovaPoshtaConfig
 from connectors.russian_post import RussianPostClient, RussianPostConfig
 from connectors.sms import SmsConfig, make_sms_client
 from connectors.telegram import TelegramClient, TelegramConfig
+from connectors.whatsapp import WhatsAppClient, WhatsAppConfig
 from connectors.yookassa import YooKassaClient, YooKassaConfig
 from tests.integration.connectors.conftest import Sandbox
 
@@ -79,6 +80,11 @@ CASES = [
         "telegram",
         lambda sb, t: TelegramClient(sb.config(TelegramConfig(), read_timeout=t)),
         lambda c: c.send_message(42, "Новый заказ"),
+    ),
+    FailCase(
+        "whatsapp",
+        lambda sb, t: WhatsAppClient(sb.config(WhatsAppConfig(), read_timeout=t)),
+        lambda c: c.send_template("79991234567", "payment_link"),
     ),
 ]
 
