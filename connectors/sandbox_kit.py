@@ -16,13 +16,15 @@ timeout) and then answers 504 without doing the operation: the client has given 
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -182,6 +184,44 @@ def _control_router(system: str, store: SandboxStore) -> APIRouter:
         return {"system": system, "webhook_url": target.url}
 
     return router
+
+
+def add_token_endpoint(
+    router: APIRouter,
+    path: str,
+    *,
+    system: str,
+    store: SandboxStore,
+    client_id: str,
+    client_secret: str,
+    seconds: int,
+) -> None:
+    """OAuth 2 client_credentials (form body), as CDEK and Avito have it."""
+
+    @router.post(path)
+    def token(
+        grant_type: str = Form(...),
+        given_id: str = Form(..., alias="client_id"),
+        given_secret: str = Form(..., alias="client_secret"),
+    ) -> dict[str, Any]:
+        if grant_type != "client_credentials" or (given_id, given_secret) != (
+            client_id,
+            client_secret,
+        ):
+            body = {"error": "invalid_client", "error_description": "Bad credentials"}
+            raise VendorError(JSONResponse(body, status_code=401))
+        access = secrets.token_urlsafe(24)
+        store.add(system, "token", access, {"expires": time.time() + seconds})
+        return {"access_token": access, "token_type": "bearer", "expires_in": seconds}
+
+
+def bearer_valid(system: str, store: SandboxStore, request: Request) -> bool:
+    """Whether the request carries a token `add_token_endpoint` issued and is not expired."""
+    header = request.headers.get("authorization", "")
+    if not header.startswith("Bearer "):
+        return False
+    token = store.get(system, "token", header.removeprefix("Bearer "))
+    return token is not None and token["expires"] > time.time()
 
 
 def webhook_url(system: str, store: SandboxStore, settings: SandboxSettings) -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI
 
+from connectors.avito.sandbox import create_sandbox_app as avito_app
 from connectors.cdek.sandbox import create_sandbox_app as cdek_app
 from connectors.moysklad.sandbox import create_sandbox_app as moysklad_app
 from connectors.nova_poshta.sandbox import create_sandbox_app as nova_poshta_app
@@ -34,6 +35,7 @@ SANDBOXES: dict[str, SandboxFactory] = {
     "sms": sms_app,
     "telegram": telegram_app,
     "whatsapp": whatsapp_app,
+    "avito": avito_app,
 }
 
 

@@ -14,18 +14,17 @@ Control: `POST /_control/orders/{uuid}/status {"code": "DELIVERED", "city": "ÐœÐ
 from __future__ import annotations
 
 import math
-import secrets
-import time
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, Form, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, Request
 
 from connectors.cdek.config import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from connectors.sandbox_kit import (
     SandboxSettings,
     VendorError,
     VendorStyle,
+    add_token_endpoint,
+    bearer_valid,
     build_app,
     emit,
     iso_now,
@@ -76,9 +75,7 @@ class Courier:
         self.settings = settings
 
     def check_token(self, request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        token = self.store.get(SYSTEM, "token", header.removeprefix("Bearer "))
-        if not header.startswith("Bearer ") or token is None or token["expires"] < time.time():
+        if not bearer_valid(SYSTEM, self.store, request):
             raise STYLE.fail(401, "Token is invalid or expired", "v2_token_expired")
 
     def load(self, uuid: str) -> dict[str, Any]:
@@ -175,25 +172,15 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
     api = APIRouter(dependencies=[Depends(courier.check_token)])
     control = APIRouter()
 
-    @vendor.post("/oauth/token")
-    def token(
-        grant_type: str = Form(...), client_id: str = Form(...), client_secret: str = Form(...)
-    ) -> dict[str, Any]:
-        if grant_type != "client_credentials" or (client_id, client_secret) != (
-            SANDBOX_CLIENT_ID,
-            SANDBOX_CLIENT_SECRET,
-        ):
-            body = {"error": "invalid_client", "error_description": "Bad credentials"}
-            raise VendorError(JSONResponse(body, status_code=401))
-        access = secrets.token_urlsafe(24)
-        store.add(SYSTEM, "token", access, {"expires": time.time() + TOKEN_SECONDS})
-        return {
-            "access_token": access,
-            "token_type": "bearer",
-            "expires_in": TOKEN_SECONDS,
-            "scope": "order:all payment:all",
-            "jti": new_uuid(),
-        }
+    add_token_endpoint(
+        vendor,
+        "/oauth/token",
+        system=SYSTEM,
+        store=store,
+        client_id=SANDBOX_CLIENT_ID,
+        client_secret=SANDBOX_CLIENT_SECRET,
+        seconds=TOKEN_SECONDS,
+    )
 
     @api.post("/orders", status_code=202)
     def create_order(body: dict[str, Any] = Body(...)) -> dict[str, Any]:

@@ -21,11 +21,30 @@ from connectors.sms.config import SmsConfig
 # Delivery states, the same words for both providers.
 QUEUED, SENT, DELIVERED, FAILED, UNKNOWN = "queued", "sent", "delivered", "failed", "unknown"
 SMSRU_STATES = {
-    100: QUEUED, 101: SENT, 102: SENT, 103: DELIVERED, 104: FAILED, 105: FAILED,
-    106: FAILED, 107: FAILED, 108: FAILED, 110: DELIVERED, 150: FAILED,
-}  # fmt: skip
-SMSC_STATES = {-1: QUEUED, 0: SENT, 1: DELIVERED, 2: DELIVERED, 3: FAILED, 20: FAILED,
-               22: FAILED, 23: FAILED, 24: FAILED, 25: FAILED}  # fmt: skip
+    100: QUEUED,
+    101: SENT,
+    102: SENT,
+    103: DELIVERED,
+    104: FAILED,
+    105: FAILED,
+    106: FAILED,
+    107: FAILED,
+    108: FAILED,
+    110: DELIVERED,
+    150: FAILED,
+}
+SMSC_STATES = {
+    -1: QUEUED,
+    0: SENT,
+    1: DELIVERED,
+    2: DELIVERED,
+    3: FAILED,
+    20: FAILED,
+    22: FAILED,
+    23: FAILED,
+    24: FAILED,
+    25: FAILED,
+}
 SMSRU_TRANSIENT = frozenset({220, 231})  # service unavailable; too many identical per minute
 SMSC_TRANSIENT = frozenset({4, 9})  # IP blocked for a while; too many concurrent requests
 

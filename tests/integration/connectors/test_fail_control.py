@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from connectors.avito import AvitoClient, AvitoConfig
 from connectors.base import BaseClient, TransientConnectorError
 from connectors.cdek import CdekClient, CdekConfig
 from connectors.moysklad import MoySkladClient, MoySkladConfig, OrderLine
@@ -85,6 +86,11 @@ CASES = [
         "whatsapp",
         lambda sb, t: WhatsAppClient(sb.config(WhatsAppConfig(), read_timeout=t)),
         lambda c: c.send_template("79991234567", "payment_link"),
+    ),
+    FailCase(
+        "avito",
+        lambda sb, t: AvitoClient(sb.config(AvitoConfig(), read_timeout=t)),
+        lambda c: c.subscribe_webhook("http://127.0.0.1:9/hooks/avito"),
     ),
 ]
 
