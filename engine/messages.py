@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.actor import Actor
 from engine.definitions import definitions_started_by
-from engine.errors import InstanceFinished, NotFoundError
+from engine.errors import ConflictError, InstanceFinished, NotFoundError
 from engine.instances import UnitOfWork, open_unit_of_work, persist, run_engine, start_instance
-from engine.models import MessageSubscription
-from engine.runtime import canonical_correlation, task_ref
+from engine.models import IdempotencyRecord, MessageSubscription
+from engine.runtime import canonical_correlation, task_ref, to_jsonable
 
 
 def _catch(uow: UnitOfWork, task_guid: str, name: str, variables: dict[str, Any]) -> bool:
@@ -43,8 +46,14 @@ def _subscribers(session: Session, name: str, key: str) -> list[tuple[str, str]]
     return [(row[0], row[1]) for row in session.execute(stmt).all()]
 
 
-def _deliver_to(session: Session, instance_id: str, guid: str, name: str,
-                variables: dict[str, Any], actor: Actor | None) -> bool:
+def _deliver_to(
+    session: Session,
+    instance_id: str,
+    guid: str,
+    name: str,
+    variables: dict[str, Any],
+    actor: Actor | None,
+) -> bool:
     try:
         uow = open_unit_of_work(session, instance_id)
     except (InstanceFinished, NotFoundError):
@@ -54,8 +63,13 @@ def _deliver_to(session: Session, instance_id: str, guid: str, name: str,
         return False
     error = run_engine(uow)
     ref = task_ref(element) if element is not None else None
-    persist(uow, action="message_received", actor=actor.username if actor else None,
-            element=ref, error=error)
+    persist(
+        uow,
+        action="message_received",
+        actor=actor.username if actor else None,
+        element=ref,
+        error=error,
+    )
     return True
 
 
@@ -66,14 +80,86 @@ def deliver_message(
     correlation: dict[str, Any] | None = None,
     variables: dict[str, Any] | None = None,
     actor: Actor | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, list[str]]:
     """Deliver message `name` to every instance waiting for it with these correlation values;
-    if none waits, start each process that has a message start event for it."""
+    if none waits, start each process that has a message start event for it.
+
+    With `idempotency_key`, a repeat of the same delivery does nothing and returns the
+    first delivery's result (the key is stored in the caller's transaction)."""
+    if idempotency_key is None:
+        return _deliver(session, name, correlation, variables, actor)
+    digest = _delivery_hash(name, correlation, variables)
+    claimed = _claim_delivery_key(session, name, idempotency_key, digest)
+    if isinstance(claimed, IdempotencyRecord):
+        return {k: list(v) for k, v in claimed.response.items()}
+    result = _deliver(session, name, correlation, variables, actor)
+    session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == claimed)
+        .values(status_code=200, response=result)
+    )
+    return result
+
+
+def _delivery_hash(
+    name: str, correlation: dict[str, Any] | None, variables: dict[str, Any] | None
+) -> str:
+    canonical = json.dumps(
+        to_jsonable({"name": name, "correlation": correlation, "variables": variables}),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _claim_delivery_key(
+    session: Session, name: str, key: str, digest: str
+) -> int | IdempotencyRecord:
+    """Our new key row's id, or the record of an earlier delivery with this key."""
+    scope = f"message:{name}"[:255]
+    record = IdempotencyRecord(scope=scope, key=key, request_hash=digest, status_code=0)
+    try:
+        # A savepoint: a concurrent twin waits on the unique index, then fails here
+        # without dooming the transaction, and reads the winner's committed record.
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+        return record.id
+    except IntegrityError:
+        pass
+    existing = session.scalar(
+        select(IdempotencyRecord)
+        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+        .execution_options(populate_existing=True)
+    )
+    if existing is None or existing.status_code == 0:
+        raise ConflictError(
+            "a delivery with this idempotency key is in progress", code="request_in_progress"
+        )
+    if existing.request_hash != digest:
+        raise ConflictError(
+            "this idempotency key was used for a different message",
+            code="idempotency_key_reused",
+        )
+    return existing
+
+
+def _deliver(
+    session: Session,
+    name: str,
+    correlation: dict[str, Any] | None,
+    variables: dict[str, Any] | None,
+    actor: Actor | None,
+) -> dict[str, list[str]]:
     key = canonical_correlation(correlation or {})
     payload = {**(correlation or {}), **(variables or {})}
     delivered: list[str] = []
     for instance_id, guid in _subscribers(session, name, key):
-        if instance_id not in delivered and _deliver_to(session, instance_id, guid, name, payload, actor):
+        if instance_id not in delivered and _deliver_to(
+            session, instance_id, guid, name, payload, actor
+        ):
             delivered.append(instance_id)
     started: list[str] = []
     if not delivered:
@@ -87,8 +173,9 @@ def deliver_message(
     return {"delivered_to": delivered, "started": started}
 
 
-def _start_by_message(session: Session, name: str, payload: dict[str, Any],
-                      actor: Actor | None) -> list[str]:
+def _start_by_message(
+    session: Session, name: str, payload: dict[str, Any], actor: Actor | None
+) -> list[str]:
     started: list[str] = []
     for definition in definitions_started_by(session, name):
 
@@ -97,8 +184,13 @@ def _start_by_message(session: Session, name: str, payload: dict[str, Any],
                 if ref == name:
                     _catch(uow, guid, name, payload)
 
-        instance = start_instance(session, key=definition.key, version=definition.version,
-                                  actor=actor, before_run=catch_start)
+        instance = start_instance(
+            session,
+            key=definition.key,
+            version=definition.version,
+            actor=actor,
+            before_run=catch_start,
+        )
         started.append(instance.id)
     return started
 
