@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import AfterCommit
+from api.deps import AfterCommit, gate_for
 from api.errors import install_error_handlers
 from api.health import app_version
 from api.schemas.common import Responses, error_docs
@@ -29,6 +29,7 @@ REST API of **potok**, a BPMN orchestrator for online shops.
 
 # Declared on every route so the OpenAPI schema describes our error body, not FastAPI's.
 PUBLIC_ERRORS = error_docs(
+    (400, "Malformed request (a body that cannot be decoded)"),
     (422, "Invalid request (`details`: `[{loc, msg}]`)"),
     (500, "Unexpected server error"),
     (503, "Database busy or unavailable"),
@@ -77,6 +78,7 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.after_commit = list(after_commit)
+    app.state.db_gate = gate_for(session_factory)
     install_error_handlers(app)
     for router, responses in _routers():
         app.include_router(router, prefix=API_PREFIX, responses=responses)

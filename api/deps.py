@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -41,7 +43,49 @@ def _after_commit(request: Request, session: Session) -> None:
             logger.exception("after-commit hook %r failed", hook)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+class SerialGate:
+    """Admits one unit of work at a time, queueing the others in the event loop.
+
+    For SQLite: every transaction there starts with BEGIN IMMEDIATE (engine.db), so units of
+    work run one at a time anyway. Left to the database, the waiters would each sit in a
+    worker thread inside SQLite's busy handler, and with more waiters than threads the one
+    request holding the lock gets no thread to finish on: everyone times out. Waiting here
+    costs no thread.
+    """
+
+    def __init__(self) -> None:
+        # One lock per event loop: asyncio locks are bound to the loop that first uses them.
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def lock(self) -> asyncio.Lock:
+        """The lock of the running event loop."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._locks:
+            self._locks[loop] = asyncio.Lock()
+        return self._locks[loop]
+
+
+def gate_for(factory: sessionmaker[Session]) -> SerialGate | None:
+    """A SerialGate when the factory's database is SQLite, else None (no gate needed)."""
+    bind = factory.kw.get("bind")
+    dialect = getattr(getattr(bind, "dialect", None), "name", "")
+    return SerialGate() if dialect == "sqlite" else None
+
+
+async def _unit_of_work_gate(request: Request) -> AsyncIterator[None]:
+    gate: SerialGate | None = getattr(request.app.state, "db_gate", None)
+    if gate is None:
+        yield
+        return
+    async with gate.lock():
+        yield
+
+
+def get_session(
+    request: Request, _gate: Annotated[None, Depends(_unit_of_work_gate, scope="function")]
+) -> Iterator[Session]:
     """One unit of work per request: commit after the route succeeds, roll back otherwise."""
     session = get_session_factory(request)()
     try:

@@ -21,6 +21,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from api.errors import ApiError
 
+# The widest integer both databases store (BIGINT); larger values are a driver error.
+MAX_DB_INT = 2**63 - 1
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
@@ -107,6 +109,8 @@ def _check_types(columns: Sequence[InstrumentedAttribute[Any]], values: tuple[An
         except NotImplementedError:
             continue
         if isinstance(value, bool) or not isinstance(value, expected):
+            raise _invalid_cursor()
+        if isinstance(value, int) and not -MAX_DB_INT <= value <= MAX_DB_INT:
             raise _invalid_cursor()
 
 

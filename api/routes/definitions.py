@@ -15,6 +15,7 @@ from api.pagination import PageDep, paginate_items
 from api.queries import definition_versions_query
 from api.schemas.common import error_docs
 from api.schemas.definitions import (
+    MAX_VERSION,
     DefinitionDetailRead,
     DefinitionPage,
     DefinitionRead,
@@ -33,7 +34,9 @@ router = APIRouter(tags=["definitions"])
 
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 Deployer = Annotated[Principal, Depends(require_scope("definitions:deploy"))]
-Version = Annotated[int | None, Query(ge=1, description="A version; default: the latest")]
+Version = Annotated[
+    int | None, Query(ge=1, le=MAX_VERSION, description="A version; default: the latest")
+]
 Files = Annotated[
     list[UploadFile], File(description="`.bpmn`, `.dmn` and form `.json` files, one or more")
 ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from api.auth.deps import require_scope
 from api.auth.service import Principal
 from api.deps import SessionDep
-from api.pagination import PageDep, paginate_query
+from api.pagination import MAX_DB_INT, PageDep, paginate_query
 from api.queries import incidents_query
 from api.schemas.common import error_docs
 from api.schemas.incidents import IncidentPage, IncidentRead
@@ -47,7 +47,9 @@ def list_incidents(
     summary="Retry an incident",
     responses=error_docs((404, "No such incident"), (409, "Already resolved, or no retry")),
 )
-def retry_incident(incident_id: int, session: SessionDep, caller: Operator) -> IncidentRead:
+def retry_incident(
+    incident_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], session: SessionDep, caller: Operator
+) -> IncidentRead:
     """Run the failed job again; the incident is resolved when it succeeds."""
     if session.get(Incident, incident_id) is None:
         raise NotFoundError(f"incident {incident_id} not found")

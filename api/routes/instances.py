@@ -12,9 +12,10 @@ from api.auth.service import Principal
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.idempotency import Idempotency
-from api.pagination import PageDep, PageParams, encode_cursor, paginate_query
+from api.pagination import MAX_DB_INT, PageDep, PageParams, encode_cursor, paginate_query
 from api.queries import MAX_VARIABLE_FILTERS, InstanceFilters, instances_query, variable_filters
 from api.schemas.common import error_docs
+from api.schemas.definitions import MAX_VERSION
 from api.schemas.instances import (
     DiagramRead,
     HistoryEventRead,
@@ -52,7 +53,9 @@ def start_instance(
     session: SessionDep,
     idem: Idempotency,
     caller: Starter,
-    version: Annotated[int | None, Query(ge=1, description="Default: the latest")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="Default: the latest")
+    ] = None,
 ) -> Any:
     """Start the latest (or given) version of process `key` and run it until it waits."""
 
@@ -155,7 +158,7 @@ def _history_after(page: PageParams) -> int | None:
     if page.after is None:
         return None
     (after_id,) = page.after if len(page.after) == 1 else (None,)
-    if not isinstance(after_id, int) or isinstance(after_id, bool):
+    if not isinstance(after_id, int) or isinstance(after_id, bool) or after_id > MAX_DB_INT:
         details = [{"loc": ["query", "cursor"], "msg": "not a cursor returned by this API"}]
         raise ApiError(422, "invalid_cursor", "The cursor is invalid", details=details)
     return after_id

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Page
 
+# Versions are a 32-bit INTEGER column; a larger number can only be "not found".
+MAX_VERSION = 2**31 - 1
+
 _DEFINITION_EXAMPLE: dict[str, Any] = {
     "key": "order_payment",
     "name": "Order payment",
