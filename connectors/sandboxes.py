@@ -23,6 +23,7 @@ from connectors.sms.sandbox import create_sandbox_app as sms_app
 from connectors.telegram.sandbox import create_sandbox_app as telegram_app
 from connectors.whatsapp.sandbox import create_sandbox_app as whatsapp_app
 from connectors.yookassa.sandbox import create_sandbox_app as yookassa_app
+from connectors.zzap.sandbox import create_sandbox_app as zzap_app
 
 SandboxFactory = Callable[[SandboxStore, SandboxSettings | None], FastAPI]
 
@@ -36,6 +37,7 @@ SANDBOXES: dict[str, SandboxFactory] = {
     "telegram": telegram_app,
     "whatsapp": whatsapp_app,
     "avito": avito_app,
+    "zzap": zzap_app,
 }
 
 

@@ -24,6 +24,7 @@ from connectors.sms import SmsConfig, make_sms_client
 from connectors.telegram import TelegramClient, TelegramConfig
 from connectors.whatsapp import WhatsAppClient, WhatsAppConfig
 from connectors.yookassa import YooKassaClient, YooKassaConfig
+from connectors.zzap import ZzapClient, ZzapConfig
 from tests.integration.connectors.conftest import Sandbox
 
 READ_TIMEOUT = 0.5
@@ -91,6 +92,11 @@ CASES = [
         "avito",
         lambda sb, t: AvitoClient(sb.config(AvitoConfig(), read_timeout=t)),
         lambda c: c.subscribe_webhook("http://127.0.0.1:9/hooks/avito"),
+    ),
+    FailCase(
+        "zzap",
+        lambda sb, t: ZzapClient(sb.config(ZzapConfig(), read_timeout=t)),
+        lambda c: c.seller_orders() == [],
     ),
 ]
 
