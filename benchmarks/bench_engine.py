@@ -18,10 +18,10 @@ import time
 import uuid
 from pathlib import Path
 
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Engine, make_url, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,7 +34,9 @@ from engine.db import make_engine, make_session_factory, session_scope
 from engine.migrate import upgrade
 from engine.models import HumanTask, ProcessInstance
 
-DEFAULT_PG = os.environ.get("POTOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DEFAULT_PG = os.environ.get(
+    "POTOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def raw_spiff(count: int) -> Measurement:
@@ -89,7 +91,7 @@ def loop_profile(factory: sessionmaker[Session], iterations: int) -> list[tuple[
                 )
             ).one()
             service.complete_task(session, task_id=task_id, data={}, actor=SYSTEM_ACTOR)
-        window = (window + [time.perf_counter() - t0])[-10:]
+        window = ([*window, time.perf_counter() - t0])[-10:]
         if i in marks:
             with session_scope(factory) as session:
                 state = session.get(ProcessInstance, instance_id).state  # type: ignore[union-attr]
@@ -122,7 +124,9 @@ def main() -> None:
     raw = raw_spiff(args.instances)
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = _sqlite_engine(tmp)
-        sqlite_run = potok_starts("potok engine, SQLite", make_session_factory(sqlite), args.instances)
+        sqlite_run = potok_starts(
+            "potok engine, SQLite", make_session_factory(sqlite), args.instances
+        )
         pg, admin, name = _pg_engine(args.pg_url)
         try:
             pg_factory = make_session_factory(pg)

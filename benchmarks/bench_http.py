@@ -67,8 +67,20 @@ def _drop_database(base_url: str, url: str) -> None:
 def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "POTOK_DATABASE_URL": url, "POTOK_BROKER_URL": "", "POTOK_ENV": "bench"}
     command = [
-        sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
     ]
     server = subprocess.Popen(command, env=env, cwd=ROOT)
     deadline = time.monotonic() + 30
@@ -82,7 +94,9 @@ def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not come up within 30 s")
 
 
-def _client_loop(base: str, token: str, stop_at: float, out: list[float], errors: list[int]) -> None:
+def _client_loop(
+    base: str, token: str, stop_at: float, out: list[float], errors: list[int]
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         i = 0
@@ -98,7 +112,9 @@ def _client_loop(base: str, token: str, stop_at: float, out: list[float], errors
             i += 1
 
 
-def http_starts(base: str, token: str, clients: int, seconds: float) -> tuple[Measurement, list[int]]:
+def http_starts(
+    base: str, token: str, clients: int, seconds: float
+) -> tuple[Measurement, list[int]]:
     """Start instances over HTTP from `clients` threads for `seconds`."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[int] = []

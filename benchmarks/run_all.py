@@ -21,11 +21,15 @@ def _run(module: str) -> str:
     if not (HERE / f"{module.rsplit('.', 1)[1]}.py").exists():
         return f"_{module} is not present in this checkout._\n"
     completed = subprocess.run(
-        [sys.executable, "-m", module], capture_output=True, text=True, check=False,
+        [sys.executable, "-m", module],
+        capture_output=True,
+        text=True,
+        check=False,
         cwd=HERE.parent,
     )
     if completed.returncode != 0:
-        return f"**{module} failed** (exit {completed.returncode}):\n\n```\n{completed.stderr[-3000:]}\n```\n"
+        tail = completed.stderr[-3000:]
+        return f"**{module} failed** (exit {completed.returncode}):\n\n```\n{tail}\n```\n"
     return completed.stdout
 
 

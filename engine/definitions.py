@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -162,16 +161,6 @@ def definitions_started_by(session: Session, message_name: str) -> list[ProcessD
         if message_name in _message_start_names(parsed_definition(definition)):
             found.append(definition)
     return found
-
-
-def start_event_spec(process: ParsedProcess, message_name: str) -> Any:
-    """The message start event spec of `process` for `message_name` (None if absent)."""
-    for spec in process.spec.task_specs.values():
-        definition = getattr(spec, "event_definition", None)
-        if isinstance(spec, StartEvent) and isinstance(definition, MessageEventDefinition):
-            if definition.name == message_name:
-                return spec
-    return None
 
 
 def bundle_files(paths: list[Path]) -> list[tuple[str, bytes]]:

@@ -16,9 +16,7 @@ def readonly_fields(ui_schema: dict[str, Any] | None) -> set[str]:
     """Top-level fields the UI schema marks read-only (set by the process, never typed)."""
     fields: set[str] = set()
     for name, options in (ui_schema or {}).items():
-        if isinstance(options, dict) and (
-            options.get("ui:readonly") or options.get("ui:disabled")
-        ):
+        if isinstance(options, dict) and (options.get("ui:readonly") or options.get("ui:disabled")):
             fields.add(name)
     return fields
 
@@ -58,5 +56,7 @@ def _validated(
     if errors:
         details = [{"loc": _error_location(e), "msg": e.message} for e in errors]
         fields = ", ".join(str(d["loc"][-1]) for d in details if len(d["loc"]) > 1)
-        raise FormValidationError(f"form data is invalid: {fields or 'see details'}", details=details)
+        raise FormValidationError(
+            f"form data is invalid: {fields or 'see details'}", details=details
+        )
     return merged

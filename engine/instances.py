@@ -15,7 +15,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import projections
@@ -143,8 +143,15 @@ def persist(
         session.add(instance)
     session.flush()
     projections.record_history(
-        session, instance, uow.before, after, action=action, actor=actor, element=element,
-        changes=changes, at=now,
+        session,
+        instance,
+        uow.before,
+        after,
+        action=action,
+        actor=actor,
+        element=element,
+        changes=changes,
+        at=now,
     )
     if error is not None:
         _record_failure(uow, error)
@@ -193,7 +200,9 @@ def start_instance(
     """Create an instance of the latest (or given) version of `key` and run it until it waits."""
     definition = get_definition_or_raise(session, key=key, version=version)
     process = parsed_definition(definition)
-    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=make_script_engine())
+    workflow = BpmnWorkflow(
+        process.spec, process.subprocess_specs, script_engine=make_script_engine()
+    )
     for task in workflow.get_tasks(state=TaskState.READY):
         task.set_data(**(variables or {}))
     instance = ProcessInstance(
@@ -222,8 +231,10 @@ def get_instance_or_raise(session: Session, *, instance_id: str) -> ProcessInsta
 
 def _drop_waits(session: Session, instance_id: str) -> None:
     now = utcnow()
-    for table in (Timer, MessageSubscription):
-        session.execute(table.__table__.delete().where(table.instance_id == instance_id))
+    session.execute(delete(Timer).where(Timer.instance_id == instance_id))
+    session.execute(
+        delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
+    )
     session.execute(
         update(HumanTask)
         .where(HumanTask.instance_id == instance_id, HumanTask.state == "open")
@@ -243,9 +254,18 @@ def terminate_instance(session: Session, *, instance_id: str, actor: Actor) -> P
     _drop_waits(session, instance_id)
     instance = uow.instance
     now = utcnow()
-    session.add(InstanceEvent(instance_id=instance.id, at=now, type="instance_terminated", actor=actor.username))
+    session.add(
+        InstanceEvent(
+            instance_id=instance.id, at=now, type="instance_terminated", actor=actor.username
+        )
+    )
     instance.state = dump_state(uow.workflow, uow.process.dialect)
-    instance.status, instance.ended_at, instance.updated_at, instance.active = "terminated", now, now, []
+    instance.status, instance.ended_at, instance.updated_at, instance.active = (
+        "terminated",
+        now,
+        now,
+        [],
+    )
     session.flush()
     return instance
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -59,10 +59,15 @@ BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 # --- people -------------------------------------------------------------------------------
+
 
 class User(Base):
     __tablename__ = "user_account"
@@ -104,6 +109,7 @@ class ApiToken(Base):
 
 # --- definitions --------------------------------------------------------------------------
 
+
 class ProcessDefinition(Base):
     """One deployed version of one executable process (key = BPMN process id)."""
 
@@ -127,6 +133,7 @@ class ProcessDefinition(Base):
 
 
 # --- instances ----------------------------------------------------------------------------
+
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
@@ -158,7 +165,7 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    __mapper_args__ = {"version_id_col": lock_version}
+    __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 - SQLAlchemy's own hook
 
 
 class HumanTask(Base):
@@ -300,6 +307,7 @@ class InstanceVariable(Base):
 
 
 # --- delivery and dedupe ------------------------------------------------------------------
+
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"

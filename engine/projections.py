@@ -143,7 +143,9 @@ def sync_human_tasks(
         )
 
 
-def sync_timers(session: Session, instance: ProcessInstance, before: Snapshot, after: Snapshot) -> None:
+def sync_timers(
+    session: Session, instance: ProcessInstance, before: Snapshot, after: Snapshot
+) -> None:
     """One `timer` row per waiting timer; a cycle's next due time rewrites its row."""
     stale = [g for g, t in before.timers.items() if after.timers.get(g) != t]
     if stale:
@@ -151,8 +153,13 @@ def sync_timers(session: Session, instance: ProcessInstance, before: Snapshot, a
             delete(Timer).where(Timer.instance_id == instance.id, Timer.task_guid.in_(stale))
         )
     rows = [
-        {"instance_id": instance.id, "task_guid": guid, "element_id": ref.element_id,
-         "due_at": ref.due_at, "state": "waiting"}
+        {
+            "instance_id": instance.id,
+            "task_guid": guid,
+            "element_id": ref.element_id,
+            "due_at": ref.due_at,
+            "state": "waiting",
+        }
         for guid, ref in after.timers.items()
         if before.timers.get(guid) != ref
     ]
@@ -172,8 +179,14 @@ def sync_subscriptions(
             )
         )
     rows = [
-        {"instance_id": instance.id, "task_guid": guid, "element_id": ref.element_id,
-         "message_name": ref.name, "correlation_key": ref.correlation_key, "created_at": utcnow()}
+        {
+            "instance_id": instance.id,
+            "task_guid": guid,
+            "element_id": ref.element_id,
+            "message_name": ref.name,
+            "correlation_key": ref.correlation_key,
+            "created_at": utcnow(),
+        }
         for guid, ref in after.messages.items()
         if before.messages.get(guid) != ref
     ]
@@ -211,8 +224,14 @@ def sync_jobs(
     return created
 
 
-def _event(instance_id: str, at: datetime, kind: str, actor: str | None,
-           element: TaskRef | None, changes: dict[str, list[Any]]) -> dict[str, Any]:
+def _event(
+    instance_id: str,
+    at: datetime,
+    kind: str,
+    actor: str | None,
+    element: TaskRef | None,
+    changes: dict[str, list[Any]],
+) -> dict[str, Any]:
     return {
         "instance_id": instance_id,
         "at": at,

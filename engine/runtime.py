@@ -94,7 +94,9 @@ def canonical_correlation(values: dict[str, Any]) -> str:
     """The index key of a set of correlation values: sorted compact JSON ("" when empty)."""
     if not values:
         return ""
-    return json.dumps(to_jsonable(values), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        to_jsonable(values), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def task_ref(task: Task) -> TaskRef:
@@ -133,7 +135,9 @@ def _message_correlation(task: Task) -> str:
     values: dict[str, Any] = {}
     for prop in getattr(definition, "correlation_properties", []):
         try:
-            values[prop.name] = task.workflow.script_engine.evaluate(task, prop.retrieval_expression)
+            values[prop.name] = task.workflow.script_engine.evaluate(
+                task, prop.retrieval_expression
+            )
         except Exception:
             # The waiting task's data does not (yet) hold this key: fall back to what an
             # earlier message of the same conversation fixed for the workflow.
@@ -201,6 +205,7 @@ def take_snapshot(workflow: BpmnWorkflow, *, with_variables: bool = True) -> Sna
 
 
 # --- pruning: keep long loops bounded ------------------------------------------------------
+
 
 def _is_dead_end(task: Task) -> bool:
     """A branch that leads nowhere any more: cancelled, or finished with no successors

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from copy import deepcopy
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -54,7 +54,7 @@ class PotokServiceTask(ServiceTask):  # type: ignore[misc]
 class PotokBpmnParser(SpiffBpmnParser):  # type: ignore[misc]
     """The Spiff dialect parser, with potok's service task."""
 
-    OVERRIDE_PARSER_CLASSES = {
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (ServiceTaskParser, PotokServiceTask),
     }

@@ -72,8 +72,14 @@ def claim_task(session: Session, *, task_id: str, actor: Actor) -> HumanTask:
         _ensure_open(task)
         raise TaskAlreadyClaimed(f"task '{task_id}' is already claimed by {task.assignee}")
     session.add(
-        InstanceEvent(instance_id=task.instance_id, at=now, type="task_claimed",
-                      element_id=task.element_id, element_name=task.name, actor=actor.username)
+        InstanceEvent(
+            instance_id=task.instance_id,
+            at=now,
+            type="task_claimed",
+            element_id=task.element_id,
+            element_name=task.name,
+            actor=actor.username,
+        )
     )
     return task
 
@@ -86,8 +92,13 @@ def unclaim_task(session: Session, *, task_id: str, actor: Actor) -> HumanTask:
         raise PermissionDenied(f"task '{task_id}' is claimed by someone else")
     task.assignee, task.claimed_at = None, None
     session.add(
-        InstanceEvent(instance_id=task.instance_id, type="task_unclaimed",
-                      element_id=task.element_id, element_name=task.name, actor=actor.username)
+        InstanceEvent(
+            instance_id=task.instance_id,
+            type="task_unclaimed",
+            element_id=task.element_id,
+            element_name=task.name,
+            actor=actor.username,
+        )
     )
     session.flush()
     return task
@@ -116,7 +127,9 @@ def complete_task(
     now = utcnow()
     task.state, task.completed_at, task.completed_by = "completed", now, actor.username
     task.assignee = task.assignee or actor.username
-    instance = persist(uow, action="task_completed", actor=actor.username, element=element, error=error)
+    instance = persist(
+        uow, action="task_completed", actor=actor.username, element=element, error=error
+    )
     return task, instance
 
 

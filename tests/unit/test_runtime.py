@@ -26,7 +26,8 @@ def _workflow(name: str, key: str) -> tuple[BpmnWorkflow, object, dict[str, obje
 
 def _complete_ready(workflow: BpmnWorkflow, element_id: str) -> None:
     task = next(
-        t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        t
+        for t in workflow.get_tasks(state=TaskState.READY, manual=True)
         if t.task_spec.bpmn_id == element_id
     )
     task.run()
@@ -77,7 +78,9 @@ def test_parallel_join_still_waits_for_both_branches_after_pruning() -> None:
         _complete_ready(workflow, "left")
         workflow = _round_trip(workflow, spec, subs)
         # the join must still wait: only one branch finished
-        ready = {t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        ready = {
+            t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        }
         assert ready == {"right"}, round_
         _complete_ready(workflow, "right")
         workflow = _round_trip(workflow, spec, subs)
@@ -104,5 +107,7 @@ def test_correlation_key_is_canonical() -> None:
 
 
 def test_iso8601_literals_are_recognised() -> None:
-    assert all(map(is_iso8601_literal, ["PT10M", "P1D", "R3/PT1H", "PT24H", "2026-12-01T09:00:00Z"]))
+    assert all(
+        map(is_iso8601_literal, ["PT10M", "P1D", "R3/PT1H", "PT24H", "2026-12-01T09:00:00Z"])
+    )
     assert not any(map(is_iso8601_literal, ["n < 5", "'PT10M'", "P", "PT", "timedelta(1)"]))

@@ -39,7 +39,10 @@ def test_two_threads_completing_one_task_one_wins(
         try:
             with session_scope(session_factory) as session:
                 service.complete_task(
-                    session, task_id=task_id, data={"decision": "approve", "size": 40}, actor=MANAGER
+                    session,
+                    task_id=task_id,
+                    data={"decision": "approve", "size": 40},
+                    actor=MANAGER,
                 )
             outcomes.append("ok")
         except ConflictError as exc:
@@ -96,7 +99,9 @@ def test_message_correlates_by_index_and_starts_processes(
         }
     with session_scope(session_factory) as session:
         result = service.deliver_message(
-            session, name="payment_received", correlation={"order_id": "A-17"},
+            session,
+            name="payment_received",
+            correlation={"order_id": "A-17"},
             variables={"amount": "1490.00"},
         )
     assert result == {"delivered_to": [waiting["A-17"]], "started": []}

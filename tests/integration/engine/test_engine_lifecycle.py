@@ -97,7 +97,7 @@ def test_complete_validates_form_and_records_history(
     with session_scope(session_factory) as session:
         history = service.list_history(session, instance_id=instance_id)
         instance = service.get_instance_or_raise(session, instance_id=instance_id)
-    done = [e for e in history if e.type == "task_completed"][0]
+    done = next(e for e in history if e.type == "task_completed")
     assert done.actor == "maria" and done.element_id == "review_order"
     assert done.changes == {"decision": [None, "approve"], "size": [None, 44]}
     # read-only field: the process-set value survived the attempt to overwrite it
