@@ -324,6 +324,33 @@ class ClientCredentialsAuth(httpx.Auth):
         return True
 
 
+class OAuthConfig(ConnectorConfig):
+    """A connector that signs in with OAuth 2 client_credentials (CDEK, Avito)."""
+
+    client_id: str
+    client_secret: SecretStr
+
+
+OAuthConfigT = TypeVar("OAuthConfigT", bound=OAuthConfig)
+
+
+class OAuthClient(BaseClient[OAuthConfigT]):
+    """A client whose token comes from `<base_url><token_path>` (see ClientCredentialsAuth)."""
+
+    token_path: ClassVar[str] = "/oauth/token"
+
+    def __init__(
+        self, config: OAuthConfigT, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        auth = ClientCredentialsAuth(
+            self.system,
+            f"{config.base_url.rstrip('/')}{self.token_path}",
+            config.client_id,
+            config.client_secret,
+        )
+        super().__init__(config, transport=transport, auth=auth)
+
+
 ClientT = TypeVar("ClientT", bound=BaseClient[Any])
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from connectors.avito.config import AvitoConfig
-from connectors.base import BaseClient, ClientCredentialsAuth
+from connectors.base import OAuthClient
 
 
 def is_own_echo(event: Mapping[str, Any], user_id: str) -> bool:
@@ -22,22 +22,16 @@ def is_own_echo(event: Mapping[str, Any], user_id: str) -> bool:
     return str(value.get("author_id")) == str(user_id)
 
 
-class AvitoClient(BaseClient[AvitoConfig]):
+class AvitoClient(OAuthClient[AvitoConfig]):
     """One Avito account over one httpx.Client; the token is fetched and renewed by the auth."""
 
     system = "avito"
+    token_path = "/token"
 
     def __init__(
         self, config: AvitoConfig | None = None, *, transport: httpx.BaseTransport | None = None
     ) -> None:
-        config = config or AvitoConfig()
-        auth = ClientCredentialsAuth(
-            self.system,
-            f"{config.base_url.rstrip('/')}/token",
-            config.client_id,
-            config.client_secret,
-        )
-        super().__init__(config, transport=transport, auth=auth)
+        super().__init__(config or AvitoConfig(), transport=transport)
 
     def send_message(self, chat_id: str, text: str) -> dict[str, Any]:
         """Reply in a chat: `{id, content: {text}, created, direction: "out", type}`."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from connectors.base import SANDBOX_ROOT, ConnectorConfig
+from connectors.base import SANDBOX_ROOT, OAuthConfig
 
 SANDBOX_CLIENT_ID = "sandbox-avito-client"
 SANDBOX_CLIENT_SECRET = "sandbox-avito-secret"
 SANDBOX_USER_ID = "300100100"
 
 
-class AvitoConfig(ConnectorConfig):
+class AvitoConfig(OAuthConfig):
     """One Avito account. Real service: base_url `https://api.avito.ru`."""
 
     base_url: str = f"{SANDBOX_ROOT}/avito"

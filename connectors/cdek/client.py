@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 
-from connectors.base import BaseClient, ClientCredentialsAuth, PermanentConnectorError
+from connectors.base import OAuthClient, PermanentConnectorError
 from connectors.cdek.config import CdekConfig
 
 
-class CdekClient(BaseClient[CdekConfig]):
+class CdekClient(OAuthClient[CdekConfig]):
     """One CDEK account over one httpx.Client; the token is fetched and renewed by the auth."""
 
     system = "cdek"
@@ -30,14 +30,7 @@ class CdekClient(BaseClient[CdekConfig]):
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        config = config or CdekConfig()
-        auth = ClientCredentialsAuth(
-            self.system,
-            f"{config.base_url.rstrip('/')}/oauth/token",
-            config.client_id,
-            config.client_secret,
-        )
-        super().__init__(config, transport=transport, auth=auth)
+        super().__init__(config or CdekConfig(), transport=transport)
         self._sleep = sleep
 
     def calculate_tariff(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from connectors.base import SANDBOX_ROOT, ConnectorConfig
+from connectors.base import SANDBOX_ROOT, OAuthConfig
 
 SANDBOX_CLIENT_ID = "sandbox-cdek-client"
 SANDBOX_CLIENT_SECRET = "sandbox-cdek-secret"
 
 
-class CdekConfig(ConnectorConfig):
+class CdekConfig(OAuthConfig):
     """One CDEK contract. Real: base_url `https://api.cdek.ru/v2`; test `https://api.edu.cdek.ru/v2`."""
 
     base_url: str = f"{SANDBOX_ROOT}/cdek/v2"
