@@ -227,10 +227,8 @@ def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a `Retry-After` header (delta-seconds or an HTTP date)."""
     if not value:
         return None
-    try:
+    if value.strip().lstrip("-").replace(".", "", 1).isdigit():
         return max(float(value), 0.0)
-    except ValueError:
-        pass
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

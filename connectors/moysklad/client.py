@@ -227,12 +227,9 @@ class MoySkladClient(BaseClient[MoySkladConfig]):
         return "; ".join(messages), None if code is None else str(code)
 
     def _retry_after(self, response: httpx.Response, body: Any) -> float | None:
-        lognex = response.headers.get("X-Lognex-Retry-After")  # milliseconds
-        if lognex:
-            try:
-                return max(float(lognex) / 1000.0, 0.0)
-            except ValueError:
-                pass
+        seconds = parse_retry_after(response.headers.get("X-Lognex-Retry-After"))
+        if seconds is not None:
+            return seconds / 1000.0  # MoySklad counts milliseconds
         return parse_retry_after(response.headers.get("Retry-After"))
 
     def _is_transient_status(self, status: int, code: str | None) -> bool:

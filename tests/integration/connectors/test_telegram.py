@@ -34,14 +34,22 @@ def test_first_click_takes_the_order_and_every_offer_is_edited(
     managers = bots.get("managers")
     assert managers.set_webhook(sandbox.receiver("tg-managers"))
     assert managers.get_webhook_info()["url"] == sandbox.receiver("tg-managers")
-    offers = {chat: managers.send_message(chat, "Новый заказ Q-7, 10:02", buttons=TAKE)
-              for chat in (ANNA, BORIS)}  # fmt: skip
+    offers = {
+        chat: managers.send_message(chat, "Новый заказ Q-7, 10:02", buttons=TAKE)
+        for chat in (ANNA, BORIS)
+    }
     assert offers[ANNA]["reply_markup"]["inline_keyboard"][0][0]["text"] == "Принять заказ"
     pressed = sandbox.control(
-        "telegram", "press",
-        {"bot": MANAGERS_BOT, "chat_id": ANNA, "message_id": offers[ANNA]["message_id"],
-         "data": "take:Q-7", "from": {"first_name": "Анна"}},
-    )  # fmt: skip
+        "telegram",
+        "press",
+        {
+            "bot": MANAGERS_BOT,
+            "chat_id": ANNA,
+            "message_id": offers[ANNA]["message_id"],
+            "data": "take:Q-7",
+            "from": {"first_name": "Анна"},
+        },
+    )
     [delivered] = sandbox.wait_received("tg-managers")
     assert delivered.headers["x-telegram-bot-api-secret-token"] == "sandbox-managers-secret"
     query = delivered.json()["callback_query"]

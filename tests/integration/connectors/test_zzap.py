@@ -13,14 +13,33 @@ from tests.integration.connectors.conftest import Sandbox
 
 
 def test_each_account_sees_its_own_orders(sandbox: Sandbox) -> None:
-    sandbox.control("zzap", "orders", {"login": "auto3-main", "orders": [
-        {"partnumber": "8E0941003", "class_man": "VAG", "qty": 1, "price": 12500},
-        {"partnumber": "OC90", "class_man": "KNECHT", "qty": 2, "price": 450,
-         "create_date": "01.01.2024 08:00:00"},
-    ]})  # fmt: skip
-    sandbox.control("zzap", "orders", {"login": "auto3-second", "orders": [
-        {"partnumber": "1K0615301AA", "class_man": "VAG", "qty": 2},
-    ]})  # fmt: skip
+    sandbox.control(
+        "zzap",
+        "orders",
+        {
+            "login": "auto3-main",
+            "orders": [
+                {"partnumber": "8E0941003", "class_man": "VAG", "qty": 1, "price": 12500},
+                {
+                    "partnumber": "OC90",
+                    "class_man": "KNECHT",
+                    "qty": 2,
+                    "price": 450,
+                    "create_date": "01.01.2024 08:00:00",
+                },
+            ],
+        },
+    )
+    sandbox.control(
+        "zzap",
+        "orders",
+        {
+            "login": "auto3-second",
+            "orders": [
+                {"partnumber": "1K0615301AA", "class_man": "VAG", "qty": 2},
+            ],
+        },
+    )
     with zzap_accounts(sandbox.config(ZzapConfig())) as accounts:
         polled = {name: client.seller_orders() for name, client in accounts}
         recent = accounts.get("auto3-main").seller_orders(

@@ -15,8 +15,12 @@ from tests.unit.connectors.contract import Contract, FakeVendor, contract_test
 SMSRU = SmsConfig(base_url="https://sms.ru", sender="Shop", test=True)
 SMSC = SmsConfig(base_url="https://smsc.ru", provider="smsc")
 PHONE = "+7 (999) 123-45-67"
-SENT = {"status": "OK", "status_code": 100, "sms": {"79991234567": {"status": "OK",
-        "status_code": 100, "sms_id": "202500-1"}}, "balance": 996.5}  # fmt: skip
+SENT = {
+    "status": "OK",
+    "status_code": 100,
+    "sms": {"79991234567": {"status": "OK", "status_code": 100, "sms_id": "202500-1"}},
+    "balance": 996.5,
+}
 
 
 def smsru(transport: httpx.BaseTransport) -> SmsRuClient:
@@ -56,13 +60,28 @@ def test_smsru_form_has_api_id_json_sender_and_test() -> None:
     with smsru(vendor.transport()) as client:
         client.send(PHONE, "Привет")
     form = dict(httpx.QueryParams(vendor.requests[0].content.decode()))
-    assert form == {"api_id": "sandbox-smsru-api-id", "json": "1", "to": "79991234567",
-                    "msg": "Привет", "from": "Shop", "test": "1"}  # fmt: skip
+    assert form == {
+        "api_id": "sandbox-smsru-api-id",
+        "json": "1",
+        "to": "79991234567",
+        "msg": "Привет",
+        "from": "Shop",
+        "test": "1",
+    }
 
 
 def test_smsru_refused_number_is_permanent_and_unavailable_is_transient() -> None:
-    refused = {"status": "OK", "status_code": 100, "sms": {"79991234567": {
-        "status": "ERROR", "status_code": 207, "status_text": "Нельзя отправлять"}}}  # fmt: skip
+    refused = {
+        "status": "OK",
+        "status_code": 100,
+        "sms": {
+            "79991234567": {
+                "status": "ERROR",
+                "status_code": 207,
+                "status_text": "Нельзя отправлять",
+            }
+        },
+    }
     vendor = FakeVendor({"POST /sms/send": refused})
     with smsru(vendor.transport()) as client, pytest.raises(PermanentConnectorError) as caught:
         client.send(PHONE, "x")
@@ -103,8 +122,13 @@ def test_smsc_form_status_and_balance() -> None:
         assert client.status("77", PHONE) == "delivered"
         assert client.balance() == Decimal("12.30")
     form = dict(httpx.QueryParams(vendor.requests[0].content.decode()))
-    assert form == {"login": "sandbox-shop", "psw": "sandbox-password", "fmt": "3",
-                    "phone": "79991234567", "id": "77"}  # fmt: skip
+    assert form == {
+        "login": "sandbox-shop",
+        "psw": "sandbox-password",
+        "fmt": "3",
+        "phone": "79991234567",
+        "id": "77",
+    }
 
 
 def test_provider_is_chosen_by_config() -> None:

@@ -22,8 +22,12 @@ def make(transport: httpx.BaseTransport) -> TelegramClient:
 
 
 def telegram_error(message: str) -> dict[str, Any]:
-    return {"ok": False, "error_code": 400, "description": message,
-            "parameters": {"retry_after": 7}}  # fmt: skip
+    return {
+        "ok": False,
+        "error_code": 400,
+        "description": message,
+        "parameters": {"retry_after": 7},
+    }
 
 
 test_contract = contract_test(
@@ -65,9 +69,11 @@ def test_send_message_posts_json_with_the_keyboard_to_the_bot_path() -> None:
 
 def test_edit_without_buttons_removes_them_and_webhook_sends_the_secret() -> None:
     vendor = FakeVendor(
-        {"POST /editMessageText": {"ok": True, "result": MESSAGE},
-         "POST /setWebhook": {"ok": True, "result": True}}
-    )  # fmt: skip
+        {
+            "POST /editMessageText": {"ok": True, "result": MESSAGE},
+            "POST /setWebhook": {"ok": True, "result": True},
+        }
+    )
     with make(vendor.transport()) as client:
         client.edit_message_text(42, 5, "Заказ взят")
         assert client.set_webhook("https://shop.example/hooks/telegram/managers")

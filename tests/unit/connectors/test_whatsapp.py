@@ -24,8 +24,9 @@ def make(transport: httpx.BaseTransport) -> WhatsAppClient:
 
 
 def graph_error(message: str, code: int = 100) -> dict[str, Any]:
-    return {"error": {"message": message, "type": "OAuthException", "code": code,
-                      "fbtrace_id": "A1"}}  # fmt: skip
+    return {
+        "error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "A1"}
+    }
 
 
 test_contract = contract_test(
@@ -55,12 +56,18 @@ def test_message_shapes() -> None:
         client.send_template("79991234567", "order_shipped", components=[{"type": "body"}])
         client.send_buttons("79991234567", "Подтвердите заказ", [("yes", "Да"), ("no", "Нет")])
     assert vendor.requests[0].headers["Authorization"] == "Bearer sandbox-whatsapp-access-token"
-    assert vendor.body(0) == {"messaging_product": "whatsapp", "recipient_type": "individual",
-                              "to": "79991234567", "type": "text",
-                              "text": {"body": "Привет", "preview_url": False}}  # fmt: skip
+    assert vendor.body(0) == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "79991234567",
+        "type": "text",
+        "text": {"body": "Привет", "preview_url": False},
+    }
     assert vendor.body(1)["template"] == {
-        "name": "order_shipped", "language": {"code": "ru"}, "components": [{"type": "body"}]
-    }  # fmt: skip
+        "name": "order_shipped",
+        "language": {"code": "ru"},
+        "components": [{"type": "body"}],
+    }
     buttons = vendor.body(2)["interactive"]["action"]["buttons"]
     assert buttons[1] == {"type": "reply", "reply": {"id": "no", "title": "Нет"}}
 

@@ -43,9 +43,14 @@ def test_form_carries_the_accounts_credentials_and_dates() -> None:
     with make(vendor.transport()) as client:
         client.seller_orders(date_from=datetime(2025, 6, 1, 9, 0))
     form = dict(httpx.QueryParams(vendor.requests[0].content.decode()))
-    assert form == {"login": "auto3-second", "password": "sandbox-password-2",
-                    "api_key": "sandbox-api-key-2", "row_count": "50",
-                    "date_from": "01.06.2025 09:00:00", "date_to": ""}  # fmt: skip
+    assert form == {
+        "login": "auto3-second",
+        "password": "sandbox-password-2",
+        "api_key": "sandbox-api-key-2",
+        "row_count": "50",
+        "date_from": "01.06.2025 09:00:00",
+        "date_to": "",
+    }
 
 
 @pytest.mark.parametrize(
@@ -79,5 +84,6 @@ def test_one_client_per_account() -> None:
     with zzap_accounts(CONFIG) as accounts:
         assert accounts.names() == ["auto3-main", "auto3-second"]
         assert {name: client.account for name, client in accounts} == {
-            "auto3-main": "auto3-main", "auto3-second": "auto3-second"
-        }  # fmt: skip
+            "auto3-main": "auto3-main",
+            "auto3-second": "auto3-second",
+        }
