@@ -111,7 +111,7 @@ def build_app(
 ) -> FastAPI:
     """Assemble a double: vendor routes behind the fault gate, control endpoints, and
     `public` pages a person opens (a checkout page) that are neither."""
-    app = FastAPI(title=f"potok sandbox: {system}", docs_url=None, redoc_url=None)
+    app = FastAPI(title=f"potok sandbox: {system}", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.system = system
     app.state.store = store
     app.state.settings = settings
@@ -154,7 +154,14 @@ def _install_handlers(app: FastAPI, style: VendorStyle, settings: SandboxSetting
         where = ".".join(str(part) for part in first.get("loc", ()))
         return style.bad_request(f"{where}: {first.get('msg', 'invalid')}")
 
+    async def on_malformed(_request: Request, exc: Exception) -> Response:
+        # Values of the wrong type deep inside a body ("quantity": "many"): the vendor answers
+        # 400, never a 500 with a traceback.
+        return style.bad_request(f"{type(exc).__name__}: {exc}")
+
     app.add_exception_handler(VendorError, on_vendor_error)
+    for malformed in (ValueError, TypeError, KeyError, AttributeError):
+        app.add_exception_handler(malformed, on_malformed)
     app.add_exception_handler(InjectedFault, on_fault)
     app.add_exception_handler(RequestValidationError, on_invalid)
 
@@ -266,14 +273,6 @@ def require(style: VendorStyle, body: Any, *fields: str) -> dict[str, Any]:
         if body.get(field) in (None, "", [], {}):
             raise style.missing(field)
     return body
-
-
-async def json_body(request: Request, style: VendorStyle) -> Any:
-    """The parsed JSON body, or the vendor's 400 for a body that is not JSON."""
-    try:
-        return await request.json()
-    except ValueError:
-        raise style.fail(400, "the request body is not valid JSON") from None
 
 
 def new_uuid() -> str:

@@ -60,6 +60,9 @@ class TelegramStyle(VendorStyle):
     def missing(self, field: str) -> VendorError:
         return self.fail(400, f"Bad Request: {field} is empty")
 
+    def bad_request(self, detail: str) -> Response:
+        return self.error(400, f"Bad Request: {detail}")
+
 
 STYLE = TelegramStyle()
 
