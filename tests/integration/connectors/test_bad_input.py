@@ -51,7 +51,7 @@ def vendor_calls(system: str) -> list[tuple[str, str]]:
             continue
         path = route.path.replace("{token}", "700000001:sandbox-managers-bot-token")
         path = path.replace("{method}", "sendMessage").replace("{", "").replace("}", "")
-        calls += [(method, path) for method in sorted(route.methods)]
+        calls += [(method, path) for method in sorted(route.methods or ())]
     return calls
 
 
