@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from engine.sandbox import SandboxedScriptEngine
+from engine.settings import get_settings
 
 # Analysts write timer expressions as plain ISO 8601 (PT10M, R3/PT1H, 2026-12-01T09:00:00+03:00);
 # SpiffWorkflow evaluates them as Python, where those are syntax errors.
@@ -21,8 +22,8 @@ def is_iso8601_literal(expression: str) -> bool:
     return bool(_ISO_8601.match(expression.strip()))
 
 
-class PotokScriptEngine(PythonScriptEngine):  # type: ignore[misc]
-    """Evaluates analysts' expressions; bare ISO 8601 literals evaluate to themselves."""
+class PotokScriptEngine(SandboxedScriptEngine):
+    """The sandboxed engine; bare ISO 8601 literals evaluate to themselves."""
 
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
         if isinstance(expression, str) and is_iso8601_literal(expression):
@@ -31,5 +32,8 @@ class PotokScriptEngine(PythonScriptEngine):  # type: ignore[misc]
 
 
 def make_script_engine() -> PotokScriptEngine:
-    """A script engine for one workflow run."""
-    return PotokScriptEngine()
+    """A script engine for one workflow run, with the configured CPU and size budgets."""
+    settings = get_settings()
+    return PotokScriptEngine(
+        cpu_seconds=settings.script_cpu_seconds, max_sequence=settings.script_max_sequence
+    )

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 from copy import deepcopy
+from datetime import date
+from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -83,11 +85,22 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
         return workflow
 
 
+def _register_value_types(registry: Any) -> Any:
+    # Scripts produce Decimal (money) and date values; SpiffWorkflow's registry only knows
+    # datetime/timedelta, and would store these as repr strings that never come back.
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda d: Decimal(d["value"]))
+    registry.register(
+        date, lambda v: {"value": v.isoformat()}, lambda d: date.fromisoformat(d["value"])
+    )
+    return registry
+
+
 def _make_serializer(base_config: dict[Any, Any], extra: dict[Any, Any]) -> BpmnWorkflowSerializer:
     config = deepcopy(base_config)
     config.update(extra)
     config[BpmnWorkflow] = SpeclessWorkflowConverter
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    registry = _register_value_types(BpmnWorkflowSerializer.configure(config))
+    return BpmnWorkflowSerializer(registry)
 
 
 SERIALIZERS: dict[str, BpmnWorkflowSerializer] = {
@@ -101,7 +114,20 @@ def dump_state(workflow: BpmnWorkflow, dialect: str) -> dict[str, Any]:
     """The workflow's state as a JSON-ready dict, without the spec."""
     serializer = SERIALIZERS[dialect]
     state: dict[str, Any] = serializer.to_dict(workflow)
+    _convert_deltas(serializer.registry, state)
+    for sub in state.get("subprocesses", {}).values():
+        _convert_deltas(serializer.registry, sub)
     return state
+
+
+def _convert_deltas(registry: Any, workflow_dict: dict[str, Any]) -> None:
+    # SpiffWorkflow 3.2's TaskConverter stores a task's data as a delta to its parent but
+    # does not pass the delta through the registry (serialize_json hides that with a JSON
+    # encoder fallback); convert it here so Decimal/date values become tagged dicts.
+    for task in workflow_dict.get("tasks", {}).values():
+        updates = (task.get("delta") or {}).get("updates")
+        if updates:
+            task["delta"]["updates"] = registry.convert(updates)
 
 
 def load_state(

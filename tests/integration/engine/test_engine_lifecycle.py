@@ -169,3 +169,39 @@ def test_diagram_marks_completed_and_active(
     assert diagram["active"] == ["review_order"]
     assert {"start", "prepare", "route"} <= set(diagram["completed"])
     assert diagram["xml"].startswith("<?xml")
+
+
+def test_sandboxed_script_escape_is_an_incident_not_an_escape(
+    session_factory: sessionmaker[Session], deploy: Callable[..., service.DeployOutcome]
+) -> None:
+    """A deployed script runs in the sandbox: `import os` fails as a clear incident."""
+    files = fixture_files(*REVIEW_FILES)
+    files[0] = ("review.bpmn", files[0][1].replace(b"total = amount * 2", b"import os"))
+    with session_scope(session_factory) as session:
+        service.deploy(session, files=files, deployed_by="tests")
+        instance = service.start_instance(session, key="review", variables={"amount": 1})
+        shown = service.describe_instance(session, instance=instance)
+    assert shown["status"] == "error"
+    assert "import" in shown["incidents"][0]["message"].lower()
+    assert "os" not in shown["variables"]
+
+
+def test_money_and_dates_survive_storage(
+    session_factory: sessionmaker[Session], deploy: Callable[..., service.DeployOutcome]
+) -> None:
+    """Decimal and date values made by scripts come back as such after a round trip."""
+    files = fixture_files(*REVIEW_FILES)
+    script = b"total = money(amount) * 2\naccepted_by = 'system'\nday = date(2026, 12, 1)"
+    files[0] = (
+        "review.bpmn",
+        files[0][1].replace(b'total = amount * 2\naccepted_by = "system"', script),
+    )
+    with session_scope(session_factory) as session:
+        service.deploy(session, files=files, deployed_by="tests")
+        instance_id = service.start_instance(session, key="review", variables={"amount": 745}).id
+    with session_scope(session_factory) as session:
+        uow = service.open_unit_of_work(session, instance_id)
+        data = uow.workflow.get_tasks(state=16)[0].data  # READY
+        assert str(data["total"]) == "1490.00" and data["day"].isoformat() == "2026-12-01"
+        shown = service.get_instance_or_raise(session, instance_id=instance_id)
+        assert shown.variables["total"] == "1490.00" and shown.variables["day"] == "2026-12-01"
