@@ -6,7 +6,8 @@ Sub-commands are grouped in sub-typers (`db`, `user`, `token`); more commands at
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy.orm import Session, sessionmaker
@@ -94,11 +95,20 @@ def token_create(
 def serve(
     workers: Annotated[int, typer.Option(help="Web worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes")] = False,
+    embedded: Annotated[
+        bool, typer.Option(help="Also run a Celery worker and beat (timers) in this process")
+    ] = False,
 ) -> None:
     """Run the web server on settings.host:settings.port."""
     import uvicorn
 
     settings = get_settings()
+    if embedded:
+        from engine.workers.embedded import start_embedded
+
+        start_embedded(settings)
+        _print_welcome(settings.host, settings.port)
+        workers, reload = 1, False  # the embedded worker lives in this one process
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -107,6 +117,103 @@ def serve(
         workers=workers,
         reload=reload,
     )
+
+
+def _print_welcome(host: str, port: int) -> None:
+    from api.demo import DEMO_PASSWORD, DEMO_USERS
+
+    typer.echo(f"\npotok is running: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    logins = ", ".join(user.username for user in DEMO_USERS)
+    typer.echo(f"demo logins ({DEMO_PASSWORD!r} for every one): {logins}\n")
+
+
+demo_app = typer.Typer(help="Demo data for trying potok out", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Create the demo users and deploy every process in the bpmn/ folder."""
+    from api.demo import load_demo
+    from engine.db import session_scope
+    from engine.errors import PotokError
+
+    try:
+        with session_scope(session_factory()) as session:
+            created, outcome = load_demo(session, settings=get_settings())
+    except PotokError as exc:
+        _fail(exc)
+    typer.echo(f"demo users created: {', '.join(created) or 'none (already there)'}")
+    for item in outcome.deployed:
+        state = "new version" if item.created else "unchanged"
+        typer.echo(f"deployed {item.key} v{item.version} ({state})")
+
+
+@app.command("deploy")
+def deploy_files(
+    files: Annotated[list[Path], typer.Argument(help=".bpmn, .dmn and form .json files")],
+    deployed_by: Annotated[str, typer.Option(help="Recorded as the deployer")] = "cli",
+) -> None:
+    """Validate and deploy FILES as one bundle; print each process's version."""
+    from engine.db import session_scope
+    from engine.definitions import bundle_files, deploy
+    from engine.errors import PotokError
+
+    try:
+        with session_scope(session_factory()) as session:
+            outcome = deploy(session, files=bundle_files(files), deployed_by=deployed_by)
+    except PotokError as exc:
+        _fail(exc)
+    for item in outcome.deployed:
+        state = "new version" if item.created else "unchanged"
+        typer.echo(f"{item.key} v{item.version} {item.content_hash[:12]} ({state})")
+
+
+@app.command("start")
+def start(
+    key: Annotated[str, typer.Argument(help="Process key (BPMN process id)")],
+    var: Annotated[list[str] | None, typer.Option("--var", help="name=value, repeatable")] = None,
+    business_key: Annotated[str | None, typer.Option(help="Business key")] = None,
+) -> None:
+    """Start an instance of KEY and print its id and status."""
+    from engine.db import session_scope
+    from engine.errors import PotokError
+    from engine.instances import start_instance
+
+    try:
+        variables = dict(_parse_var(item) for item in var or [])
+        with session_scope(session_factory()) as session:
+            instance = start_instance(
+                session, key=key, variables=variables, business_key=business_key
+            )
+    except PotokError as exc:
+        _fail(exc)
+    typer.echo(f"{instance.id} {instance.status}")
+
+
+def _parse_var(item: str) -> tuple[str, object]:
+    """`name=value`; the value is read as JSON when it parses (numbers, true, lists)."""
+    import json
+
+    from engine.errors import ValidationFailed
+
+    name, sep, raw = item.partition("=")
+    if not sep or not name:
+        raise ValidationFailed(f"--var expects name=value, got {item!r}")
+    try:
+        return name, json.loads(raw)
+    except ValueError:
+        return name, raw
+
+
+def _fail(exc: Exception) -> NoReturn:
+    from engine.errors import PotokError
+
+    message = exc.message if isinstance(exc, PotokError) else str(exc)
+    typer.echo(f"error: {message}", err=True)
+    for detail in getattr(exc, "details", []):
+        typer.echo(f"  {detail}", err=True)
+    raise typer.Exit(1) from exc
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m api.cli`
