@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import AfterCommit, gate_for
+from api.deps import gate_for
 from api.errors import install_error_handlers
 from api.health import app_version
 from api.schemas.common import Responses, error_docs
@@ -54,19 +52,28 @@ def _routers() -> list[tuple[APIRouter, Responses]]:
     ]
 
 
-def create_app(
-    settings: Settings | None = None,
-    session_factory: sessionmaker[Session] | None = None,
-    after_commit: Sequence[AfterCommit] = (),
-) -> FastAPI:
-    """Build the API application for `settings` on `session_factory` (default: settings' DB).
+def _default_session_factory(settings: Settings) -> sessionmaker[Session]:
+    """The settings' database, with jobs created by requests sent to the broker on commit."""
+    from engine.jobs import install_job_dispatch
+    from engine.workers.app import make_celery
 
-    `after_commit` hooks run with the request's session after each successful commit (the
-    session's `info` still holds what the unit of work recorded, e.g. new job ids).
+    factory = make_session_factory(get_engine(settings.database_url))
+    install_job_dispatch(factory, make_celery(settings).send_job)
+    return factory
+
+
+def create_app(
+    settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
+) -> FastAPI:
+    """Build the API application for `settings` on `session_factory`.
+
+    Without a factory the app uses the settings' database and sends the jobs each request
+    creates to the broker after commit; a given factory is used as is (tests install their
+    own dispatch when they need one).
     """
     settings = settings or get_settings()
     if session_factory is None:
-        session_factory = make_session_factory(get_engine(settings.database_url))
+        session_factory = _default_session_factory(settings)
     app = FastAPI(
         title="potok",
         version=app_version(),
@@ -77,7 +84,6 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
-    app.state.after_commit = list(after_commit)
     app.state.db_gate = gate_for(session_factory)
     install_error_handlers(app)
     for router, responses in _routers():

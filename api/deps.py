@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.settings import Settings
-
-logger = logging.getLogger("potok.api")
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -26,21 +23,6 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     """The session factory the app was created with (for work outside the request session)."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     return factory
-
-
-AfterCommit = Callable[[Session], None]
-
-
-def _after_commit(request: Request, session: Session) -> None:
-    # E.g. sending the jobs this unit of work created to the broker: only once they are
-    # committed, and a failure here must not turn a committed success into an error
-    # (the database is the truth; a sweeper re-sends what the broker never got).
-    hooks: list[AfterCommit] = getattr(request.app.state, "after_commit", [])
-    for hook in hooks:
-        try:
-            hook(session)
-        except Exception:
-            logger.exception("after-commit hook %r failed", hook)
 
 
 class SerialGate:
@@ -94,8 +76,6 @@ def get_session(
     except BaseException:
         session.rollback()
         raise
-    else:
-        _after_commit(request, session)
     finally:
         session.close()
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -130,6 +130,15 @@ def _handle_integrity_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "conflict", "The request conflicts with the current state")
 
 
+def _handle_data_error(request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the request carried (a NUL byte in text on PostgreSQL,
+    # a number out of its column's range): the input is at fault, not the server.
+    logger.warning("unstorable value on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        422, "unstorable_value", "The request contains a value the database cannot store"
+    )
+
+
 def _handle_operational_error(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     if "database is locked" in str(exc):
@@ -152,5 +161,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(StaleDataError, _handle_stale_data)
     app.add_exception_handler(IntegrityError, _handle_integrity_error)
+    app.add_exception_handler(DataError, _handle_data_error)
     app.add_exception_handler(OperationalError, _handle_operational_error)
     app.add_exception_handler(Exception, _handle_unexpected)

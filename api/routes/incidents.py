@@ -13,8 +13,7 @@ from api.pagination import MAX_DB_INT, PageDep, paginate_query
 from api.queries import incidents_query
 from api.schemas.common import error_docs
 from api.schemas.incidents import IncidentPage, IncidentRead
-from engine import service
-from engine.errors import ConflictError, NotFoundError
+from engine import jobs
 from engine.models import Incident
 
 router = APIRouter(tags=["incidents"])
@@ -45,17 +44,14 @@ def list_incidents(
     "/incidents/{incident_id}/retry",
     response_model=IncidentRead,
     summary="Retry an incident",
-    responses=error_docs((404, "No such incident"), (409, "Already resolved, or no retry")),
+    responses=error_docs(
+        (404, "No such incident"),
+        (409, "`incident_resolved`, or `retry_unavailable` (its job is no longer failed)"),
+    ),
 )
 def retry_incident(
     incident_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], session: SessionDep, caller: Operator
 ) -> IncidentRead:
-    """Run the failed job again; the incident is resolved when it succeeds."""
-    if session.get(Incident, incident_id) is None:
-        raise NotFoundError(f"incident {incident_id} not found")
-    # engine.service.retry_incident(session, *, incident_id, actor) -> Incident is not written
-    # yet; until it is, the route answers 409 instead of failing with a 500.
-    retry = getattr(service, "retry_incident", None)
-    if retry is None:
-        raise ConflictError("retrying incidents is not available yet", code="retry_unavailable")
-    return IncidentRead.model_validate(retry(session, incident_id=incident_id, actor=caller.actor))
+    """Resolve the incident and run its cause again (a new failure opens a new incident)."""
+    incident = jobs.retry_incident(session, incident_id=incident_id, actor=caller.actor)
+    return IncidentRead.model_validate(incident)

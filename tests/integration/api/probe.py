@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.auth.deps import CurrentUser, require_role, require_scope
@@ -93,6 +93,7 @@ _ERRORS: dict[str, Callable[[], Exception]] = {
     "claimed": lambda: TaskAlreadyClaimed("task taken by anna"),
     "invalid": lambda: ValidationFailed("bad form", details=[{"loc": ["amount"], "msg": "big"}]),
     "missing": lambda: NotFoundError("no such thing"),
+    "nul": lambda: DataError("SELECT", {}, Exception("text fields cannot contain NUL")),
 }
 
 

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.models import UserGroup
-from tests.integration.api.helpers import assert_error
+from tests.integration.api.helpers import TestUser, assert_error
 
 
 def test_unknown_route_is_404_with_error_body(client: TestClient) -> None:
@@ -65,6 +65,21 @@ def test_other_operational_error_is_503(probe_client: TestClient) -> None:
     response = probe_client.get("/api/probe/raise/down")
     assert_error(response, 503, "database_unavailable")
     assert "refused" not in response.text
+
+
+def test_unstorable_value_is_422(probe_client: TestClient) -> None:
+    """A value the database refuses (NUL in PostgreSQL text) is the client's 422, not a 500."""
+    response = probe_client.get("/api/probe/raise/nul")
+    assert_error(response, 422, "unstorable_value")
+    assert "NUL" not in response.text
+
+
+def test_nul_byte_in_path_is_not_a_500(client: TestClient, admin: TestUser) -> None:
+    """A NUL byte in an id is answered as a client error on every database."""
+    dialect = client.app.state.session_factory.kw["bind"].dialect.name  # type: ignore[attr-defined]
+    # SQLite stores NUL and finds nothing; PostgreSQL refuses NUL in text outright.
+    status, code = {"sqlite": (404, "not_found"), "postgresql": (422, "unstorable_value")}[dialect]
+    assert_error(client.get("/api/instances/a%00b", headers=admin.headers), status, code)
 
 
 def test_domain_conflict_keeps_subclass_code(probe_client: TestClient) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,3 +58,13 @@ def test_broker_up_is_ok(settings: Settings, session_factory: sessionmaker[Sessi
     up = settings.model_copy(update={"broker_url": "redis://127.0.0.1:6379/0"})
     body = _health(up, session_factory)
     assert body == {"status": "ok", "database": "ok", "broker": "ok", "version": "0.1.0"}
+
+
+def test_default_app_uses_settings_database(settings: Settings, tmp_path: Path) -> None:
+    """Without a factory, the app opens the settings' database (and wires job dispatch)."""
+    url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
+    own = settings.model_copy(update={"database_url": url})
+    with TestClient(create_app(settings=own)) as client:
+        response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.db import session_scope
 from engine.models import Incident, ProcessDefinition, ProcessInstance
-from tests.integration.api.conftest import MakeUser
+from tests.integration.api.conftest import REVIEW_FILES, Deploy, MakeUser
 from tests.integration.api.helpers import TestUser, assert_error
 
 
@@ -121,3 +123,47 @@ def test_retry_needs_incidents_scope(
     """Managers (read only) may not retry."""
     response = client.post(f"/api/incidents/{incidents[0]}/retry", headers=reviewer.headers)
     assert_error(response, 403, "forbidden")
+
+
+def _failed_review(client: TestClient, user: TestUser, deploy: Deploy) -> dict[str, Any]:
+    """Start review.bpmn without `amount`: its script task fails into an incident."""
+    deploy(*REVIEW_FILES)
+    response = client.post("/api/processes/review/instances", json={}, headers=user.headers)
+    assert response.status_code == 201, response.text
+    instance: dict[str, Any] = response.json()
+    assert instance["status"] == "error"
+    return instance
+
+
+def test_failed_script_is_listed_as_incident(
+    client: TestClient, admin: TestUser, deploy: Deploy
+) -> None:
+    """A script failure shows up in the instance and in the incident list."""
+    instance = _failed_review(client, admin, deploy)
+    [incident] = instance["incidents"]
+    assert (incident["element_id"], incident["error_code"]) == ("prepare", "script_error")
+    assert "amount" in incident["message"]
+    listed = client.get(
+        "/api/incidents", params={"instance_id": instance["id"]}, headers=admin.headers
+    )
+    assert [i["id"] for i in listed.json()["items"]] == [incident["id"]]
+
+
+def test_retry_resolves_and_reruns(client: TestClient, admin: TestUser, deploy: Deploy) -> None:
+    """Retry resolves the incident and runs the step again; failing again opens a new one."""
+    instance = _failed_review(client, admin, deploy)
+    incident_id = instance["incidents"][0]["id"]
+    response = client.post(f"/api/incidents/{incident_id}/retry", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == incident_id and response.json()["state"] == "resolved"
+    again = client.get(f"/api/instances/{instance['id']}", headers=admin.headers).json()
+    assert [i["id"] for i in again["incidents"]] != [incident_id]
+    assert again["incidents"][0]["element_id"] == "prepare"
+
+
+def test_retry_resolved_is_409(client: TestClient, admin: TestUser, deploy: Deploy) -> None:
+    """A resolved incident cannot be retried."""
+    instance = _failed_review(client, admin, deploy)
+    url = f"/api/incidents/{instance['incidents'][0]['id']}/retry"
+    assert client.post(url, headers=admin.headers).status_code == 200
+    assert_error(client.post(url, headers=admin.headers), 409, "incident_resolved")
