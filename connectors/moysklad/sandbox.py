@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, Request
@@ -130,9 +131,15 @@ def _moment() -> str:
 class Api:
     """The double's state operations, bound to one store and the URL it is mounted at."""
 
-    def __init__(self, store: SandboxStore, root: str) -> None:
+    def __init__(
+        self,
+        store: SandboxStore,
+        root: str,
+        announce: Callable[[dict[str, Any]], object] = lambda event: None,
+    ) -> None:
         self.store = store
         self.base = f"{root}{PREFIX}"
+        self.announce = announce  # deliver a webhook event (after the response, like MoySklad)
 
     # --- references ---------------------------------------------------------------------------
 
@@ -197,6 +204,13 @@ class Api:
             agent_id == RETAIL_AGENT_ID
             or self.store.get(SYSTEM, "counterparty", agent_id) is not None
         )
+
+    def insert(self, kind: str, doc_id: str, doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Store a new document once (a re-sent syncId finds the first) and announce CREATE."""
+        stored, created = self.store.add_once(SYSTEM, kind, doc_id, doc)
+        if created:
+            self.announce(_event(stored, "CREATE"))
+        return stored, created
 
     def load(self, kind: str, entity_id: str) -> dict[str, Any]:
         doc = self.store.get(SYSTEM, kind, entity_id)
@@ -352,14 +366,11 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
     vendor = APIRouter(prefix=PREFIX, dependencies=[Depends(_check_auth)])
     control = APIRouter()
 
-    def api_for(request: Request) -> Api:
-        return Api(store, mount_url(request))
-
-    def later(
-        background: BackgroundTasks, api: Api, request: Request, event: dict[str, Any]
-    ) -> None:
+    def api_for(request: Request, background: BackgroundTasks) -> Api:
         prefix = request.headers.get("X-Lognex-WebHook-DisableByPrefix")
-        background.add_task(_emit_event, api, settings, event, prefix)
+        api = Api(store, mount_url(request))
+        api.announce = lambda event: background.add_task(_emit_event, api, settings, event, prefix)
+        return api
 
     @vendor.post("/security/token")
     def token() -> dict[str, Any]:
@@ -376,10 +387,7 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
 
     @vendor.post("/entity/customerorder")
     def create_order(
-        request: Request,
-        background: BackgroundTasks,
-        body: dict[str, Any] = Body(...),
-        api: Api = Depends(api_for),
+        body: dict[str, Any] = Body(...), api: Api = Depends(api_for)
     ) -> dict[str, Any]:
         doc_id, doc = api.new_doc("customerorder", body)
         doc |= api.parties(body, need_store=False)
@@ -391,9 +399,7 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
         if body.get("shipmentAddressFull"):
             doc["shipmentAddressFull"] = body["shipmentAddressFull"]
         _recount_order(doc)
-        stored, created = store.add_once(SYSTEM, "customerorder", doc_id, doc)
-        if created:
-            later(background, api, request, _event(stored, "CREATE"))
+        stored, _ = api.insert("customerorder", doc_id, doc)
         return api.render(stored, expand=False)
 
     @vendor.get("/entity/customerorder/{order_id}")
@@ -407,16 +413,12 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
 
     @vendor.put("/entity/customerorder/{order_id}")
     def update_order(
-        order_id: str,
-        request: Request,
-        background: BackgroundTasks,
-        body: dict[str, Any] = Body(...),
-        api: Api = Depends(api_for),
+        order_id: str, body: dict[str, Any] = Body(...), api: Api = Depends(api_for)
     ) -> dict[str, Any]:
         doc = api.load("customerorder", order_id)
         changed = _apply_order_changes(api, doc, body)
         store.put(SYSTEM, "customerorder", order_id, doc)
-        later(background, api, request, _event(doc, "UPDATE", changed))
+        api.announce(_event(doc, "UPDATE", changed))
         return api.render(doc, expand=False)
 
     @vendor.put("/entity/demand/new")
@@ -452,10 +454,7 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
 
     @vendor.post("/entity/demand")
     def create_demand(
-        request: Request,
-        background: BackgroundTasks,
-        body: dict[str, Any] = Body(...),
-        api: Api = Depends(api_for),
+        body: dict[str, Any] = Body(...), api: Api = Depends(api_for)
     ) -> dict[str, Any]:
         doc_id, doc = api.new_doc("demand", body)
         doc |= api.parties(body, need_store=True)
@@ -467,12 +466,10 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
                 "customerorder", api.ref_id(body["customerOrder"], "customerorder", "customerOrder")
             )
             doc["customerOrder"] = {"meta": order["meta"]}
-        stored, created = store.add_once(SYSTEM, "demand", doc_id, doc)
+        stored, created = api.insert("demand", doc_id, doc)
         if created and order is not None:
             _ship(order, stored)
             store.put(SYSTEM, "customerorder", order["id"], order)
-        if created:
-            later(background, api, request, _event(stored, "CREATE"))
         return api.render(stored, expand=False)
 
     @vendor.put("/entity/paymentin/new")
@@ -495,10 +492,7 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
 
     @vendor.post("/entity/paymentin")
     def create_payment(
-        request: Request,
-        background: BackgroundTasks,
-        body: dict[str, Any] = Body(...),
-        api: Api = Depends(api_for),
+        body: dict[str, Any] = Body(...), api: Api = Depends(api_for)
     ) -> dict[str, Any]:
         doc_id, doc = api.new_doc("paymentin", body)
         doc |= api.parties(body, need_store=False)
@@ -511,13 +505,11 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
         doc["operations"] = [
             {"meta": order["meta"], "linkedSum": linked} for order, linked in links
         ]
-        stored, created = store.add_once(SYSTEM, "paymentin", doc_id, doc)
+        stored, created = api.insert("paymentin", doc_id, doc)
         for order, linked in links if created else []:
             order["payedSum"] += linked
             order.setdefault("payments", []).append({"meta": stored["meta"]})
             store.put(SYSTEM, "customerorder", order["id"], order)
-        if created:
-            later(background, api, request, _event(stored, "CREATE"))
         return stored
 
     @vendor.post("/entity/counterparty")
@@ -527,7 +519,7 @@ def create_sandbox_app(store: SandboxStore, settings: SandboxSettings | None = N
         fields = ("phone", "email", "companyType", "actualAddress")
         doc.update({key: body[key] for key in fields if key in body})
         doc["name"] = body["name"]
-        return store.add_once(SYSTEM, "counterparty", doc_id, doc)[0]
+        return api.insert("counterparty", doc_id, doc)[0]
 
     @vendor.get("/entity/{kind}/{entity_id}")
     def get_entity(kind: str, entity_id: str, api: Api = Depends(api_for)) -> dict[str, Any]:
