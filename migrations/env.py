@@ -3,12 +3,14 @@
 from alembic import context
 from sqlalchemy import pool
 
+from connectors.sandbox_store import SandboxBase
 from engine.db import make_engine
 from engine.models import Base
 from engine.settings import get_settings
 
 config = context.config
-target_metadata = Base.metadata
+# The sandbox doubles keep their own metadata (connectors import nothing of engine).
+target_metadata = [Base.metadata, SandboxBase.metadata]
 
 
 def _url() -> str:
