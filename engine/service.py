@@ -27,6 +27,7 @@ from engine.instances import (
     start_instance,
     terminate_instance,
 )
+from engine.jobs import retry_incident
 from engine.messages import deliver_message
 from engine.tasks import claim_task, complete_task, get_task_or_raise, task_dict, unclaim_task
 
@@ -49,6 +50,7 @@ __all__ = [
     "open_unit_of_work",
     "parsed_definition",
     "persist",
+    "retry_incident",
     "run_engine",
     "running_counts",
     "start_instance",
