@@ -47,7 +47,13 @@ pytest: $(STAMP) frontend browser
 	$(BIN)/pytest -q
 
 ## make test: lint, types, and the whole suite (SQLite + PostgreSQL, brokers, browser).
-test: lint typecheck pytest
+## Every step runs even when an earlier one failed, so one run shows every problem.
+test: $(STAMP) frontend browser
+	@status=0; \
+	  $(MAKE) --no-print-directory lint || status=1; \
+	  $(MAKE) --no-print-directory typecheck || status=1; \
+	  $(MAKE) --no-print-directory pytest || status=1; \
+	  exit $$status
 
 bench: install
 	$(BIN)/python -m benchmarks.run_all
