@@ -31,10 +31,23 @@ def _catch(uow: UnitOfWork, task_guid: str, name: str, variables: dict[str, Any]
     # The payload also lands in the instance's variables: the Spiff dialect would only keep
     # it under `messageVariable`, but integrators send variables to be read by later steps.
     task.set_data(**variables)
-    event = BpmnEvent(MessageEventDefinition(name), payload=dict(variables))
+    event = BpmnEvent(_waiting_definition(task, name), payload=dict(variables))
     task.task_spec.catch(task, event)
     task.task_spec._update(task)
     return True
+
+
+def _waiting_definition(task: Any, name: str) -> MessageEventDefinition:
+    """A definition of message `name` that the waiting task's own definition equals.
+
+    Definitions compare by exact class (the Spiff dialect subclasses the BPMN one); an
+    event-based gateway only records an event one of its branches equals.
+    """
+    definition = task.task_spec.event_definition
+    for each in getattr(definition, "event_definitions", [definition]):
+        if isinstance(each, MessageEventDefinition) and each.name == name:
+            return type(each)(name)  # type: ignore[no-any-return]
+    return MessageEventDefinition(name)
 
 
 def _subscribers(session: Session, name: str, key: str) -> list[tuple[str, str]]:

@@ -170,7 +170,8 @@ def sync_subscriptions(
     session: Session, instance: ProcessInstance, before: Snapshot, after: Snapshot
 ) -> None:
     """One `message_subscription` row per waiting message catch, keyed for indexed lookup."""
-    stale = [g for g, m in before.messages.items() if after.messages.get(g) != m]
+    # Keys are task guids, or "guid:message" for the messages of an event-based gateway.
+    stale = [m.guid for k, m in before.messages.items() if after.messages.get(k) != m]
     if stale:
         session.execute(
             delete(MessageSubscription).where(
@@ -181,14 +182,14 @@ def sync_subscriptions(
     rows = [
         {
             "instance_id": instance.id,
-            "task_guid": guid,
+            "task_guid": ref.guid,
             "element_id": ref.element_id,
             "message_name": ref.name,
             "correlation_key": ref.correlation_key,
             "created_at": utcnow(),
         }
-        for guid, ref in after.messages.items()
-        if before.messages.get(guid) != ref
+        for key, ref in after.messages.items()
+        if before.messages.get(key) != ref or ref.guid in stale
     ]
     _insert(session, MessageSubscription, rows)
 

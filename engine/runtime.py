@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
@@ -122,16 +123,15 @@ def merged_variables(workflow: BpmnWorkflow, live: list[Task]) -> dict[str, Any]
     return merged
 
 
-def _timer_due(task: Task) -> datetime | None:
-    value = task.task_spec.event_definition.details(task).value
+def _timer_due(task: Task, definition: TimerEventDefinition) -> datetime | None:
+    value = definition.details(task).value
     if not isinstance(value, str):
         return None
     due = datetime.fromisoformat(value)
     return due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
-def _message_correlation(task: Task) -> str:
-    definition = task.task_spec.event_definition
+def _message_correlation(task: Task, definition: MessageEventDefinition) -> str:
     values: dict[str, Any] = {}
     for prop in getattr(definition, "correlation_properties", []):
         try:
@@ -151,14 +151,18 @@ def _collect_waiting(workflow: BpmnWorkflow, snap: Snapshot) -> None:
     for task in list(workflow.event_manager.tasks.values()):
         definition = task.task_spec.event_definition
         guid, element_id = str(task.id), task.task_spec.bpmn_id or task.task_spec.name
-        if isinstance(definition, TimerEventDefinition):
-            due = _timer_due(task)
-            if due is not None:
-                snap.timers[guid] = TimerRef(guid, element_id, due)
-        elif isinstance(definition, MessageEventDefinition):
-            snap.messages[guid] = MessageRef(
-                guid, element_id, definition.name, _message_correlation(task)
-            )
+        # An event-based gateway waits on several events at once (paid, or three days).
+        multiple = isinstance(definition, MultipleEventDefinition)
+        for each in definition.event_definitions if multiple else [definition]:
+            if isinstance(each, TimerEventDefinition):
+                due = _timer_due(task, each)
+                if due is not None and guid not in snap.timers:
+                    snap.timers[guid] = TimerRef(guid, element_id, due)
+            elif isinstance(each, MessageEventDefinition):
+                key = f"{guid}:{each.name}" if multiple else guid
+                snap.messages[key] = MessageRef(
+                    guid, element_id, each.name, _message_correlation(task, each)
+                )
 
 
 def _job_ref(task: Task, ref: TaskRef) -> JobRef | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
@@ -78,6 +79,9 @@ def force_due(task: Task, due_at: datetime) -> None:
     """Make SpiffWorkflow see the timer of `task` as passed (at `due_at` at the latest)."""
     forced = min(due_at, utcnow() - _ALREADY_PASSED).isoformat()
     definition = task.task_spec.event_definition
+    if isinstance(definition, MultipleEventDefinition):  # an event-based gateway's timer
+        timers = [d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)]
+        definition = timers[0] if timers else definition
     if isinstance(definition, CycleTimerEventDefinition):
         value = task.internal_data.get("event_value")
         if isinstance(value, dict):

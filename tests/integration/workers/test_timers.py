@@ -1,5 +1,6 @@
 """Durable timers on real databases: exactly-once firing under concurrency, boundary timers,
-cycles and plain ISO 8601 expressions. Time moves by passing `now`, never by sleeping."""
+cycles, event-based gateways and plain ISO 8601 expressions. Time moves by passing `now` or
+rewriting `due_at`, never by sleeping."""
 
 from __future__ import annotations
 
@@ -8,12 +9,21 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import service
 from engine.db import session_scope
-from engine.models import HumanTask, InstanceEvent, ProcessInstance, Timer, utcnow
+from engine.errors import NotFoundError
+from engine.models import (
+    HumanTask,
+    InstanceEvent,
+    MessageSubscription,
+    ProcessInstance,
+    Timer,
+    utcnow,
+)
 from engine.timers import claim_due_timers, fire_due_timers
 from tests.integration.workers.conftest import event_types, instance
 
@@ -172,3 +182,43 @@ def test_row_of_a_finished_instance_is_dropped(
         )
     assert fire_due_timers(session_factory, now=utcnow() + timedelta(seconds=5)) == 0
     assert _timers(session_factory, instance_id) == []
+
+
+def _rows(factory: sessionmaker[Session], instance_id: str) -> tuple[int, int]:
+    with session_scope(factory) as session:
+        timers = session.scalar(
+            select(func.count()).select_from(Timer).where(Timer.instance_id == instance_id)
+        )
+        subscriptions = session.scalar(
+            select(func.count())
+            .select_from(MessageSubscription)
+            .where(MessageSubscription.instance_id == instance_id)
+        )
+    return int(timers or 0), int(subscriptions or 0)
+
+
+def test_event_based_gateway_waits_for_the_message_or_the_timer(
+    session_factory: sessionmaker[Session], deploy: Deploy
+) -> None:
+    deploy("payment_or_timeout.bpmn")
+    with session_scope(session_factory) as session:
+        paid, late = (
+            service.start_instance(
+                session, key="payment_or_timeout", variables={"order_ref": ref}
+            ).id
+            for ref in ("R-1", "R-2")
+        )
+    assert _rows(session_factory, paid) == (1, 1)  # one timer row and one subscription
+    with session_scope(session_factory) as session:
+        delivered = service.deliver_message(
+            session, name="order_paid", correlation={"order_ref": "R-1"}
+        )
+    assert delivered["delivered_to"] == [paid]
+    assert _rows(session_factory, paid) == (0, 0)  # the other branch's wait went away
+
+    assert fire_due_timers(session_factory, now=utcnow() + timedelta(days=3, minutes=1)) == 1
+    assert instance(session_factory, paid).variables["outcome"] == "shipped"
+    assert instance(session_factory, late).variables["outcome"] == "cancelled"
+    assert _rows(session_factory, late) == (0, 0)
+    with pytest.raises(NotFoundError), session_scope(session_factory) as session:
+        service.deliver_message(session, name="order_paid", correlation={"order_ref": "R-2"})
