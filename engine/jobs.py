@@ -100,6 +100,13 @@ def backoff_delay(
     return min(delay, cap)
 
 
+class WorkerLost(Exception):
+    """The job's lease expired more often than it may be attempted (permanent)."""
+
+    transient = False
+    code = None
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]
 
@@ -240,6 +247,11 @@ def run_job(
         claimed = claim_job(session, job_id, now=clock(), lease_seconds=lease_seconds)
         if claimed is None:
             return _unclaimed_outcome(session, job_id, clock())
+    if claimed.attempt > claimed.max_attempts:
+        # Only runs lost with their worker get here (a failed attempt is never re-queued
+        # past the budget): a handler that keeps killing workers becomes an incident.
+        lost = WorkerLost(f"the worker running this job was lost {claimed.attempt - 1} times")
+        return _on_failure(factory, claimed, lost, clock(), backoff_cap_seconds)
     context = HandlerContext(
         instance_id=claimed.instance_id,
         task_guid=claimed.task_guid,

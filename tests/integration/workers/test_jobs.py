@@ -290,3 +290,23 @@ def test_inline_operator_failure_is_a_script_incident_that_retries(
     done = instance(session_factory, instance_id)
     assert done.status == "completed" and done.variables["found"] == {"found": True}
     assert all(i.state == "resolved" for i in _incidents(session_factory, instance_id))
+
+
+def test_a_job_that_keeps_losing_its_worker_becomes_an_incident(
+    session_factory: sessionmaker[Session],
+    deploy: Deploy,
+    charge: ScriptedOperator,
+    sent_jobs: list[int],
+) -> None:
+    deploy("job_flow.bpmn")
+    instance_id = _start(session_factory, order_id="A-11")
+    job_id = sent_jobs.pop()
+    now = utcnow()
+    for _ in range(5):  # five workers die holding it (max_attempts = 5)
+        with session_scope(session_factory) as session:
+            assert claim_job(session, job_id, now=now, lease_seconds=30) is not None
+        now += timedelta(seconds=31)
+    outcome = run_job(session_factory, job_id, now=now)
+    assert outcome.status == "failed" and charge.calls == []
+    (incident,) = _incidents(session_factory, instance_id)
+    assert incident.error_code == "WorkerLost" and "lost 5 times" in incident.message
