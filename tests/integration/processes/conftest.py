@@ -152,6 +152,7 @@ class Driver:
         correlation: dict[str, Any] | None = None,
         variables: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        run_jobs: bool = True,
     ) -> dict[str, list[str]]:
         with session_scope(self.factory) as session:
             result = service.deliver_message(
@@ -161,7 +162,8 @@ class Driver:
                 variables=variables,
                 idempotency_key=idempotency_key,
             )
-        self.run_jobs()
+        if run_jobs:
+            self.run_jobs()
         return result
 
     def complete(self, task: HumanTask, data: dict[str, Any], actor: Actor) -> None:
@@ -173,11 +175,24 @@ class Driver:
         with session_scope(self.factory) as session:
             service.claim_task(session, task_id=task.id, actor=actor)
 
-    def run_jobs(self) -> None:
-        """Run every sent job to its end, like a worker (fake handlers never fail)."""
+    def run_jobs(self, *, hold: str | None = None) -> None:
+        """Run every sent job to its end, like a worker (fake handlers never fail);
+        jobs of operator `hold` stay queued, as if their worker were slow."""
+        held: list[int] = []
         while self.sent_jobs:
-            outcome = run_job(self.factory, self.sent_jobs.pop(0))
+            job_id = self.sent_jobs.pop(0)
+            if hold is not None and self._operator_of(job_id) == hold:
+                held.append(job_id)
+                continue
+            outcome = run_job(self.factory, job_id)
             assert outcome.status == "done", outcome
+        self.sent_jobs.extend(held)
+
+    def _operator_of(self, job_id: int) -> str:
+        with session_scope(self.factory) as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            return job.operator
 
     def fire_timers(self, after: timedelta) -> int:
         """Fire every timer due within `after` from now (time moves, nobody sleeps)."""

@@ -95,6 +95,22 @@ def test_four_answers_route_the_lead_to_the_city_manager(
     assert deal_start["payload"]["manager"] == "ivanov"
 
 
+def test_a_reply_that_beats_the_question_job_reaches_the_same_lead(
+    driver: Driver, fakes: FakeOperators
+) -> None:
+    """The question is a job; the lead already listens while it is being sent."""
+    driver.deploy("lead_qualification.bpmn", "lead")
+    first = driver.deliver("inbound_message", TELEGRAM, {"text": "Добрый день"}, run_jobs=False)
+    [lead] = first["started"]
+    second = driver.deliver("inbound_message", TELEGRAM, {"text": "Иван"}, run_jobs=False)
+    assert second == {"delivered_to": [lead], "started": []}
+    assert fakes.calls == []  # the first question is still on its way
+    driver.run_jobs()
+    asked = [call["text"] for call in fakes.of("notify.message")]
+    assert asked[0].startswith("Здравствуйте! Как к вам") and "телефон" in asked[1]
+    assert driver.variables(lead)["contact_name"] == "Иван"
+
+
 def test_bad_phone_is_asked_again_and_unknown_city_goes_to_the_fallback(
     driver: Driver, fakes: FakeOperators
 ) -> None:

@@ -195,6 +195,19 @@ def test_payment_writes_off_once_credits_3_percent_and_ships_by_cdek(
         assert len(shop.of(once)) == 1, once
 
 
+def test_a_payment_that_beats_the_link_job_is_not_lost(driver: Driver, shop: FakeOperators) -> None:
+    driver.deploy("payment_to_shipment.bpmn", "payment")
+    started = driver.deliver("payment_requested", variables=_request(), run_jobs=False)
+    [flow] = started["started"]
+    driver.run_jobs(hold="notify.message")  # the link is being sent, slowly
+    assert shop.of("notify.message") == []
+    paid = {"amount": "7490.00", "payment_id": "pay-1"}
+    assert driver.deliver("payment_received", ORDER, paid, run_jobs=False)["delivered_to"] == [flow]
+    driver.run_jobs()
+    assert len(shop.of("warehouse.write_off")) == 1
+    assert driver.task(flow, "confirm_shipment").lane == "warehouse"
+
+
 def test_unpaid_order_is_reminded_after_24_hours_and_cancelled_after_72(
     driver: Driver, shop: FakeOperators
 ) -> None:
