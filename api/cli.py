@@ -191,6 +191,18 @@ def start(
     typer.echo(f"{instance.id} {instance.status}")
 
 
+@app.command("operators")
+def operators(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print docs/operators.md (the full reference)")
+    ] = False,
+) -> None:
+    """List the service-task operators with their parameters (`?` = optional)."""
+    from handlers.reference import operators_markdown, operators_text
+
+    typer.echo(operators_markdown() if markdown else operators_text(), nl=False)
+
+
 def _parse_var(item: str) -> tuple[str, object]:
     """`name=value`; the value is read as JSON when it parses (numbers, true, lists)."""
     import json
