@@ -69,7 +69,7 @@ def _request(**extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def shop(fakes: FakeOperators) -> FakeOperators:
     """What the warehouse, YooKassa, loyalty and CDEK doubles would answer."""
-    fakes.answer("warehouse.create_order", {**ORDER, "name": "00017"})
+    fakes.answer("warehouse.create_order", {**ORDER, "number": "00017"})
     fakes.answer(
         "payments.create_link",
         {"payment_id": "pay-1", "confirmation_url": "https://pay.example/checkout/pay-1"},
@@ -104,13 +104,14 @@ def test_payment_writes_off_once_credits_3_percent_and_ships_by_cdek(
         {
             "order_id": "CO-00017",
             "amount": 7490.0,
-            "description": "Заказ CO-00017",
+            "description": "Заказ 00017",
             "customer": CUSTOMER,
         }
     ]
     [link] = shop.of("notify.message")
     assert (link["channel"], link["contact"]) == ("telegram", "tg-42")
     assert "https://pay.example/checkout/pay-1" in link["text"] and "7490" in link["text"]
+    assert "Ваш заказ 00017 " in link["text"]  # the number people read, not the warehouse id
     timers = driver.timers(flow)
     assert close_to(timers["remind"], utcnow() + timedelta(hours=24))
     assert close_to(timers["cancel"], utcnow() + timedelta(hours=72))
