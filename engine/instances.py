@@ -135,6 +135,7 @@ def persist(
     after = take_snapshot(workflow)
     changes = projections.variable_changes(uow.before.variables, after.variables)
     now = utcnow()
+    thrown = workflow.get_events()  # messages for other instances; cleared from the state
     prune_workflow(workflow)
     _write_instance(instance, workflow, uow.process.dialect, after, error is not None, now)
     if error is not None:
@@ -163,7 +164,30 @@ def persist(
     if new_jobs:
         session.flush()
         session.info.setdefault(projections.NEW_JOBS_KEY, []).extend(j.id for j in new_jobs)
+    if thrown:
+        _forward_thrown(session, instance, thrown, actor, now)
     return instance
+
+
+def _forward_thrown(
+    session: Session, instance: ProcessInstance, thrown: list[Any], actor: str | None, now: Any
+) -> None:
+    # Imported here: engine.messages builds on this module (start_instance, persist).
+    from engine.messages import forward_thrown
+
+    for event in thrown:
+        name = getattr(event.event_definition, "name", None)
+        session.execute(
+            insert(InstanceEvent).values(
+                instance_id=instance.id,
+                at=now,
+                type="message_sent",
+                actor=actor,
+                element_name=name,
+                changes={},
+            )
+        )
+    forward_thrown(session, thrown, Actor(actor) if actor else None)
 
 
 def _write_instance(

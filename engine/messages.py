@@ -20,6 +20,9 @@ from engine.instances import UnitOfWork, open_unit_of_work, persist, run_engine,
 from engine.models import IdempotencyRecord, MessageSubscription
 from engine.runtime import canonical_correlation, task_ref, to_jsonable
 
+_FORWARD_DEPTH_KEY = "potok.message_forward_depth"
+MAX_FORWARD_DEPTH = 10
+
 
 def _catch(uow: UnitOfWork, task_guid: str, name: str, variables: dict[str, Any]) -> bool:
     """Hand the message to one waiting catch event of the workflow; False if it went away."""
@@ -28,12 +31,13 @@ def _catch(uow: UnitOfWork, task_guid: str, name: str, variables: dict[str, Any]
         return False
     # We already matched the correlation through our own index, so the event is given to
     # exactly this task (what SpiffWorkflow's event manager does after its own matching).
-    # The payload also lands in the instance's variables: the Spiff dialect would only keep
-    # it under `messageVariable`, but integrators send variables to be read by later steps.
-    task.set_data(**variables)
     event = BpmnEvent(_waiting_definition(task, name), payload=dict(variables))
     task.task_spec.catch(task, event)
     task.task_spec._update(task)
+    # The payload also lands in the instance's variables: the Spiff dialect would only keep
+    # it under `messageVariable`, but integrators send variables to be read by later steps.
+    # Set after _update, which re-inherits the parent's data (a repeated `text` was lost).
+    task.set_data(**variables)
     return True
 
 
@@ -157,6 +161,36 @@ def _claim_delivery_key(
             code="idempotency_key_reused",
         )
     return existing
+
+
+def forward_thrown(
+    session: Session, thrown: list[BpmnEvent], actor: Actor | None
+) -> list[tuple[str, dict[str, list[str]]]]:
+    """Deliver the messages a unit of work threw (send tasks, message end events) to the
+    instances waiting for them, in the same transaction; unmatched ones are dropped, as BPMN
+    says, after being recorded in the sender's history by the caller."""
+    depth = session.info.get(_FORWARD_DEPTH_KEY, 0)
+    if depth >= MAX_FORWARD_DEPTH:
+        raise ConflictError(
+            f"messages between processes nested deeper than {MAX_FORWARD_DEPTH} levels",
+            code="message_loop",
+        )
+    session.info[_FORWARD_DEPTH_KEY] = depth + 1
+    try:
+        for event in thrown:
+            name = getattr(event.event_definition, "name", None)
+            if not isinstance(event.event_definition, MessageEventDefinition) or not name:
+                continue
+            correlation = {
+                k: v for keyset in event.correlations.values() for k, v in keyset.items()
+            }
+            payload = event.payload if isinstance(event.payload, dict) else {}
+            try:
+                _deliver(session, name, correlation, payload, actor)
+            except NotFoundError:
+                continue
+    finally:
+        session.info[_FORWARD_DEPTH_KEY] = depth
 
 
 def _deliver(

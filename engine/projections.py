@@ -102,7 +102,10 @@ def _new_human_task(
     spec = task.task_spec
     form = _form_for(spec, forms)
     extensions = getattr(spec, "extensions", None) or {}
+    properties = extensions.get("properties", {})
+    assignee = task.data.get(properties.get("assigneeVariable", "")) or None
     return {
+        "assignee": str(assignee) if assignee else None,
         "id": new_id(),
         "instance_id": instance.id,
         "task_guid": ref.guid,

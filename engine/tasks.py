@@ -9,6 +9,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from engine import queues
 from engine.actor import Actor
 from engine.errors import (
     ConflictError,
@@ -55,6 +56,7 @@ def claim_task(session: Session, *, task_id: str, actor: Actor) -> HumanTask:
     _ensure_open(task)
     ensure_may_act(task, actor)
     now = utcnow()
+    queues.check_claim(session, task=task, actor=actor, now=now)
     # The conditional UPDATE is the arbiter: only a row still unassigned (or already ours)
     # matches, so of N concurrent claims exactly one changes a row.
     result = session.execute(
@@ -71,6 +73,7 @@ def claim_task(session: Session, *, task_id: str, actor: Actor) -> HumanTask:
     if result.rowcount == 0:  # type: ignore[attr-defined]
         _ensure_open(task)
         raise TaskAlreadyClaimed(f"task '{task_id}' is already claimed by {task.assignee}")
+    queues.record_claim(session, task=task, actor=actor, now=now)
     session.add(
         InstanceEvent(
             instance_id=task.instance_id,
@@ -116,12 +119,17 @@ def complete_task(
     uow = open_unit_of_work(session, task.instance_id)
     if task.assignee not in (None, actor.username) and not actor.is_admin:
         raise PermissionDenied(f"task '{task_id}' is claimed by {task.assignee}")
+    if task.assignee is None:  # an implicit claim obeys the queue's policy like a click
+        queues.check_claim(session, task=task, actor=actor, now=utcnow())
+        queues.record_claim(session, task=task, actor=actor, now=utcnow())
     spiff_task = uow.workflow.get_task_from_id(UUID(task.task_guid))
     if spiff_task is None or spiff_task.state != TaskState.READY:
         raise TaskAlreadyCompleted(f"task '{task_id}' is no longer waiting for input")
     accepted = validate_task_submission(task.form, data, spiff_task.data)
     element = task_ref(spiff_task)
-    spiff_task.set_data(**accepted)
+    # `last_actor` lets the process record who did a step (e.g. "accepted by"), which the
+    # form itself can never set (read-only fields keep their stored value).
+    spiff_task.set_data(**accepted, last_actor=actor.username)
     spiff_task.run()
     error = run_engine(uow)
     now = utcnow()

@@ -201,28 +201,17 @@ class Driver:
         return fired
 
     def forward_thrown_messages(self, instance_id: str) -> list[dict[str, list[str]]]:
-        """Deliver the messages the instance threw to other processes (not yet done by the
-        engine itself): deal_start, payment_requested, deal_event."""
-        events = self.instance(instance_id).state.get("bpmn_events", [])
-        messages = [
-            e for e in events if e["event_definition"]["typename"] == "MessageEventDefinition"
-        ]
-        results = []
-        for event in messages[self.forwarded.get(instance_id, 0) :]:
-            correlation = {
-                name: value
-                for keyset in event["correlations"].values()
-                for name, value in keyset.items()
-            }
-            results.append(
-                self.deliver(
-                    event["event_definition"]["name"],
-                    correlation=correlation or None,
-                    variables=event["payload"],
-                )
-            )
-        self.forwarded[instance_id] = len(messages)
-        return results
+        """Where the messages this instance threw since the last call landed (the engine
+        delivers them itself and records each as a `message_sent` history event)."""
+        with session_scope(self.factory) as session:
+            sent = [
+                event.changes
+                for event in service.list_history(session, instance_id=instance_id)
+                if event.type == "message_sent"
+            ]
+        fresh = sent[self.forwarded.get(instance_id, 0) :]
+        self.forwarded[instance_id] = len(sent)
+        return [{key: pair[1] for key, pair in changes.items()} for changes in fresh]
 
     # --- reads -----------------------------------------------------------------------------
     def instance(self, instance_id: str) -> ProcessInstance:
