@@ -155,6 +155,7 @@ def deploy_files(
     deployed_by: Annotated[str, typer.Option(help="Recorded as the deployer")] = "cli",
 ) -> None:
     """Validate and deploy FILES as one bundle; print each process's version."""
+    import handlers  # noqa: F401  (operators must be registered to validate service tasks)
     from engine.db import session_scope
     from engine.definitions import bundle_files, deploy
     from engine.errors import PotokError

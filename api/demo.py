@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+import handlers  # noqa: F401  (registers the operators the shipped processes call)
 from api.auth.service import create_user, get_user
 from engine.definitions import DeployOutcome, deploy_directory
 from engine.errors import PermissionDenied
