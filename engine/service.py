@@ -17,6 +17,7 @@ from engine.definitions import (
 )
 from engine.instances import (
     describe_instance,
+    describe_instances,
     get_instance_or_raise,
     incident_dict,
     instance_diagram,
@@ -40,6 +41,7 @@ __all__ = [
     "deploy",
     "deploy_directory",
     "describe_instance",
+    "describe_instances",
     "get_definition_or_raise",
     "get_instance_or_raise",
     "get_task_or_raise",

@@ -121,7 +121,9 @@ def list_instances(
         page=page,
         descending=True,
     )
-    return InstancePage(items=[_read(session, row) for row in rows], next_cursor=cursor)
+    described = service.describe_instances(session, instances=list(rows))
+    items = [InstanceRead.model_validate(item) for item in described]
+    return InstancePage(items=items, next_cursor=cursor)
 
 
 @router.get(
