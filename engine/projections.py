@@ -31,10 +31,14 @@ NEW_JOBS_KEY = "potok.new_jobs"  # session.info key: job ids to send to the brok
 _INDEXED_TYPES = (str, int, float, bool)
 
 
+# Set by the engine itself (the actor column of the event already says who acted).
+ENGINE_VARIABLES = frozenset({"last_actor"})
+
+
 def variable_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """{name: [old, new]} for every top-level variable that changed (JSON-ready)."""
     changes: dict[str, list[Any]] = {}
-    for name in before.keys() | after.keys():
+    for name in (before.keys() | after.keys()) - ENGINE_VARIABLES:
         old, new = before.get(name), after.get(name)
         if name not in after or name not in before or old != new:
             changes[name] = [to_jsonable(old), to_jsonable(new)]
