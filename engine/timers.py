@@ -115,14 +115,15 @@ def fire_timer(factory: SessionFactory, claimed: ClaimedTimer) -> bool:
         uow.workflow.refresh_timers()
         error = run_engine(uow)
         persist(uow, action="timer_fired", actor=None, element=element, error=error)
-        # persist deletes the row of a timer that stopped waiting (or rewrites a cycle's);
-        # one that is somehow still there must not fire again.
-        session.execute(
-            update(Timer)
-            .where(Timer.id == claimed.id)
-            .values(state="fired", fired_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        if task.id in uow.workflow.event_manager.tasks:
+            # persist deleted the row of a timer that stopped waiting and rewrote a cycle's;
+            # a row still there (its task waits on, due time unchanged) must not fire again.
+            session.execute(
+                update(Timer)
+                .where(Timer.id == claimed.id)
+                .values(state="fired", fired_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
     return True
 
 

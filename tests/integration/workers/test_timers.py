@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import service
@@ -49,7 +49,7 @@ def _fired_counts(factory: sessionmaker[Session]) -> Counter[str]:
 
 
 def test_200_one_second_timers_fire_exactly_once_from_two_concurrent_firers(
-    session_factory: sessionmaker[Session], deploy: Deploy
+    db_engine: Engine, session_factory: sessionmaker[Session], deploy: Deploy
 ) -> None:
     deploy("timers.bpmn")
     ids = _start_many(session_factory, "timer_wait", INSTANCES)
@@ -73,7 +73,10 @@ def test_200_one_second_timers_fire_exactly_once_from_two_concurrent_firers(
     for thread in threads:
         thread.join()
 
-    assert sum(fired) == INSTANCES and all(fired), fired
+    assert sum(fired) == INSTANCES, fired
+    if db_engine.dialect.name == "postgresql":  # SKIP LOCKED: both firers did work
+        assert all(fired), fired
+    # (SQLite's busy handler is not fair: one writer may get every claim; still once each.)
     counts = _fired_counts(session_factory)
     assert set(counts) == set(ids) and set(counts.values()) == {1}
     with session_scope(session_factory) as session:
