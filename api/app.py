@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +54,24 @@ def _routers() -> list[tuple[APIRouter, Responses]]:
     ]
 
 
+def _mount_sandboxes(
+    app: FastAPI, settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    """The sandbox doubles at /sandbox/<system>, notifying our own hooks (never in production:
+    their control endpoints have no authentication)."""
+    from connectors.sandbox_kit import SandboxSettings
+    from connectors.sandbox_store import SandboxStore
+    from connectors.sandboxes import mount_sandboxes
+    from handlers.settings import sandbox_root
+
+    public = sandbox_root(settings).removesuffix("/sandbox")
+    per_system = {
+        system: SandboxSettings(webhook_url=f"{public}/hooks/{system}")
+        for system in ("yookassa", "whatsapp")
+    }
+    mount_sandboxes(app, SandboxStore(session_factory), per_system=per_system)
+
+
 def _default_session_factory(settings: Settings) -> sessionmaker[Session]:
     """The settings' database, with jobs created by requests sent to the broker on commit."""
     from engine.jobs import install_job_dispatch
@@ -72,6 +92,10 @@ def create_app(
     own dispatch when they need one).
     """
     settings = settings or get_settings()
+    import handlers  # noqa: F401  (registers the operators: inline ones run in requests)
+
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if session_factory is None:
         session_factory = _default_session_factory(settings)
     app = FastAPI(
@@ -88,4 +112,9 @@ def create_app(
     install_error_handlers(app)
     for router, responses in _routers():
         app.include_router(router, prefix=API_PREFIX, responses=responses)
+    from api.routes import hooks
+
+    app.include_router(hooks.router)  # /hooks/*: vendors' webhooks, verified their own way
+    if settings.env != "production":
+        _mount_sandboxes(app, settings, session_factory)
     return app
