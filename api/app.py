@@ -117,4 +117,7 @@ def create_app(
     app.include_router(hooks.router)  # /hooks/*: vendors' webhooks, verified their own way
     if settings.env != "production":
         _mount_sandboxes(app, settings, session_factory)
+    from api.web import install_web
+
+    install_web(app)  # the task inbox and admin pages, with their session cookie
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
 
 from api.auth.deps import require_scope
 from api.auth.service import Principal
@@ -14,8 +15,9 @@ from api.queries import TaskFilters, tasks_query
 from api.schemas.common import error_docs
 from api.schemas.instances import InstanceRead
 from api.schemas.tasks import TaskComplete, TaskCompleteRead, TaskPage, TaskRead
-from engine import service
-from engine.models import HumanTask
+from engine import queues, service
+from engine.actor import Actor
+from engine.models import HumanTask, utcnow
 
 router = APIRouter(tags=["tasks"])
 
@@ -32,8 +34,18 @@ ACTION_ERRORS = error_docs(
 )
 
 
-def _read(task: HumanTask) -> TaskRead:
-    return TaskRead.model_validate(service.task_dict(task))
+def _read(
+    task: HumanTask, actor: Actor | None = None, policy: queues.QueuePolicy | None = None
+) -> TaskRead:
+    """The task as `actor` may see it: a blind queue hides fields until they claim it."""
+    item = service.task_dict(task)
+    if actor is not None:
+        item["data"] = queues.visible_data(task, policy, actor)
+    return TaskRead.model_validate(item)
+
+
+def _read_one(session: Session, task: HumanTask, actor: Actor) -> TaskRead:
+    return _read(task, actor, queues.policy_for(session, task))
 
 
 def _task_filters(
@@ -64,19 +76,23 @@ def list_tasks(
     filters: Annotated[TaskFilters, Depends(_task_filters)],
 ) -> TaskPage:
     """Tasks matching every filter, oldest first (queue order)."""
+    stmt = tasks_query(filters, caller.actor)
+    if filters.candidate == "me":  # nothing from queues in cool-down or online-only offline
+        hidden = queues.hidden_queues(session, actor=caller.actor, now=utcnow())
+        if hidden:
+            stmt = stmt.where(~queues.in_queues(h.name for h in hidden))
     rows, cursor = paginate_query(
-        session,
-        tasks_query(filters, caller.actor),
-        order_by=[HumanTask.created_at, HumanTask.id],
-        page=page,
+        session, stmt, order_by=[HumanTask.created_at, HumanTask.id], page=page
     )
-    return TaskPage(items=[_read(row) for row in rows], next_cursor=cursor)
+    policies = queues.policies_for(session, rows)
+    items = [_read(row, caller.actor, policies.get(queues.queue_of(row) or "")) for row in rows]
+    return TaskPage(items=items, next_cursor=cursor)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskRead, summary="Read a task", responses=NOT_FOUND)
-def read_task(task_id: str, session: SessionDep, _caller: Viewer) -> TaskRead:
-    """One task with its form and pre-filled data."""
-    return _read(service.get_task_or_raise(session, task_id=task_id))
+def read_task(task_id: str, session: SessionDep, caller: Viewer) -> TaskRead:
+    """One task with its form and pre-filled data (a blind queue's hidden fields absent)."""
+    return _read_one(session, service.get_task_or_raise(session, task_id=task_id), caller.actor)
 
 
 @router.post(
@@ -87,7 +103,8 @@ def read_task(task_id: str, session: SessionDep, _caller: Viewer) -> TaskRead:
 )
 def claim_task(task_id: str, session: SessionDep, caller: Worker) -> TaskRead:
     """Assign the task to the caller; exactly one of concurrent claimants wins."""
-    return _read(service.claim_task(session, task_id=task_id, actor=caller.actor))
+    task = service.claim_task(session, task_id=task_id, actor=caller.actor)
+    return _read_one(session, task, caller.actor)
 
 
 @router.post(
@@ -98,7 +115,8 @@ def claim_task(task_id: str, session: SessionDep, caller: Worker) -> TaskRead:
 )
 def unclaim_task(task_id: str, session: SessionDep, caller: Worker) -> TaskRead:
     """Put the caller's task back into its queue."""
-    return _read(service.unclaim_task(session, task_id=task_id, actor=caller.actor))
+    task = service.unclaim_task(session, task_id=task_id, actor=caller.actor)
+    return _read_one(session, task, caller.actor)
 
 
 @router.post(
