@@ -125,13 +125,15 @@ def fakes() -> Iterator[FakeOperators]:
             )(previous.func)
 
 
+SAME = "<unchanged: the same value as before>"
+
+
 class Driver:
     """Drives instances through engine.service like the API and the workers would."""
 
     def __init__(self, factory: sessionmaker[Session], sent_jobs: list[int]) -> None:
         self.factory = factory
         self.sent_jobs = sent_jobs
-        self.forwarded: dict[str, int] = {}
 
     # --- actions (each one commits, then runs the jobs it created, like a worker) --------
     def deploy(self, bpmn_name: str, form_prefix: str) -> service.DeployOutcome:
@@ -200,18 +202,30 @@ class Driver:
         self.run_jobs()
         return fired
 
-    def forward_thrown_messages(self, instance_id: str) -> list[dict[str, list[str]]]:
-        """Where the messages this instance threw since the last call landed (the engine
-        delivers them itself and records each as a `message_sent` history event)."""
+    def messages_sent(self, instance_id: str) -> list[tuple[str | None, dict[str, list[str]]]]:
+        """The messages the instance threw (send tasks, message throw/end events), oldest
+        first, as (message name, where it landed). The engine delivers them itself, in the
+        thrower's transaction, and records each as a `message_sent` history event whose
+        changes are {"delivered_to": [[], ids], "started": [[], ids]}."""
         with session_scope(self.factory) as session:
-            sent = [
-                event.changes
-                for event in service.list_history(session, instance_id=instance_id)
-                if event.type == "message_sent"
-            ]
-        fresh = sent[self.forwarded.get(instance_id, 0) :]
-        self.forwarded[instance_id] = len(sent)
-        return [{key: pair[1] for key, pair in changes.items()} for changes in fresh]
+            history = service.list_history(session, instance_id=instance_id, limit=100_000)
+        return [
+            (event.element_name, {key: pair[1] for key, pair in event.changes.items()})
+            for event in history
+            if event.type == "message_sent"
+        ]
+
+    def received(self, instance_id: str, element_id: str, variable: str) -> list[Any]:
+        """What each message caught by `element_id` put into `variable` (its
+        messageVariable), oldest first, read from the instance's history; a message that
+        left it as it was shows as SAME (a repeat)."""
+        with session_scope(self.factory) as session:
+            history = service.list_history(session, instance_id=instance_id, limit=100_000)
+        return [
+            event.changes[variable][1] if variable in event.changes else SAME
+            for event in history
+            if event.type == "message_received" and event.element_id == element_id
+        ]
 
     # --- reads -----------------------------------------------------------------------------
     def instance(self, instance_id: str) -> ProcessInstance:

@@ -10,7 +10,9 @@ Operators the process calls (parameters as the handlers must accept them):
 
 Messages: `inbound_message` starts the lead and carries every later customer message
 (correlation channel + contact; variables text, name?, phone?, called_line? for calls,
-settings? = admin data: routing, texts, timeouts). On convert the lead throws `deal_start`.
+settings? = admin data: routing, texts, timeouts). On convert the lead throws `deal_start`,
+which the engine delivers: it starts deal_pipeline. The call task is assigned to the manager
+the lead was routed to (assigneeVariable `manager`): only they or an admin complete it.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from typing import Any
 
 import pytest
 
-from engine.errors import FormValidationError
+from engine.errors import FormValidationError, PermissionDenied
 from engine.models import utcnow
 from tests.integration.processes.conftest import (
     MANAGER,
     OPERATOR,
+    OTHER_MANAGER,
     Driver,
     FakeOperators,
     close_to,
@@ -69,6 +72,7 @@ def test_four_answers_route_the_lead_to_the_city_manager(
     assert {(a["channel"], a["contact"]) for a in asked} == {("telegram", "tg-42")}
     task = driver.task(lead, "call_task")
     assert (task.lane, task.candidate_groups) == ("managers", ["managers"])
+    assert task.assignee == "ivanov"  # the manager of the customer's city
     assert task.data["call_script"] == "Скрипт: кузов" and task.data["product_group"] == "Кузов"
     variables = driver.variables(lead)
     assert variables["manager"] == "ivanov" and variables["routed_to_fallback"] is False
@@ -80,19 +84,26 @@ def test_four_answers_route_the_lead_to_the_city_manager(
     _answer(driver, lead, "Когда позвоните?")
     assert len(driver.instances("lead_qualification")) == 1
 
+    with pytest.raises(PermissionDenied):  # another city's manager may not take it
+        driver.complete(task, {**task.data, "call_result": "convert"}, OTHER_MANAGER)
+    driver.deploy("deal_pipeline.bpmn", "deal")
     driver.complete(task, {**task.data, "source": "avito", "call_result": "convert"}, MANAGER)
     finished = driver.instance(lead)
     assert finished.status == "completed"
     assert finished.variables["lead_status"] == "converted"
     assert finished.variables["source"] == "telegram"  # read-only: the stored value wins
-    [deal_start] = [e for e in finished.state["bpmn_events"] if e["payload"]]
-    assert deal_start["event_definition"]["name"] == "deal_start"
-    assert deal_start["payload"]["customer"] == {
+    # deal_start was delivered: it started one deal with the lead's data, for ivanov
+    assert [name for name, _ in driver.messages_sent(lead)].count("deal_start") == 1
+    [deal] = driver.instances("deal_pipeline")
+    deal_start = deal.variables["request"]  # the message's payload, as the deal received it
+    assert deal_start["customer"] == {
         "name": "Иван",
         "phone": "+79131234567",
         "city": "г. Новосибирск",
     }
-    assert deal_start["payload"]["manager"] == "ivanov"
+    assert deal_start["manager"] == "ivanov"
+    assert (deal.variables["responsible"], deal.variables["source"]) == ("ivanov", "telegram")
+    assert driver.task(deal.id, "stage_task").assignee == "ivanov"
 
 
 def test_a_reply_that_beats_the_question_job_reaches_the_same_lead(
@@ -123,7 +134,9 @@ def test_bad_phone_is_asked_again_and_unknown_city_goes_to_the_fallback(
     assert variables["phone"] == "+375291234567"
     assert (variables["manager"], variables["routed_to_fallback"]) == ("head_of_sales", True)
     assert variables["product_group"] == "Общее"
-    assert driver.task(lead, "call_task").candidate_groups == ["managers"]
+    call_task = driver.task(lead, "call_task")
+    assert call_task.candidate_groups == ["managers"]
+    assert call_task.assignee == "head_of_sales"  # nobody for Омск: the fallback manager
 
 
 def test_asking_for_an_operator_goes_to_the_operator_queue(
@@ -177,15 +190,19 @@ def test_a_call_is_tagged_with_its_line_and_qualified_by_an_operator(
     variables = driver.variables(lead)
     assert (variables["source"], variables["source_line"]) == ("call", "+73832000001")
     assert variables["manager"] == "petrov" and variables["product_group"] == "Кузов"
+    assert variables["last_actor"] == "olya"  # the operator qualified it
     call_task = driver.task(lead, "call_task")
+    assert call_task.assignee == "petrov"  # Москва's manager
+    with pytest.raises(PermissionDenied):
+        driver.complete(call_task, {**call_task.data, "call_result": "lose"}, MANAGER)
 
     with pytest.raises(FormValidationError) as no_reason:
-        driver.complete(call_task, {**call_task.data, "call_result": "lose"}, MANAGER)
+        driver.complete(call_task, {**call_task.data, "call_result": "lose"}, OTHER_MANAGER)
     assert "loss_reason" in str(no_reason.value)
     driver.complete(
         call_task,
         {**call_task.data, "call_result": "lose", "loss_reason": "дорого"},
-        MANAGER,
+        OTHER_MANAGER,
     )
     assert driver.variables(lead)["lead_status"] == "lost"
 
@@ -211,3 +228,27 @@ def test_silence_gets_a_reminder_after_10_minutes_and_closes_after_24_hours(
     # A later message starts a new lead: the closed one is not reopened.
     result = driver.deliver("inbound_message", correlation=TELEGRAM, variables={"text": "Алло"})
     assert result["delivered_to"] == [] and result["started"] != [lead]
+
+
+def test_the_history_names_each_message_the_lead_sent_and_where_it_landed(
+    driver: Driver, fakes: FakeOperators
+) -> None:
+    """A lost lead sent nothing; a converted one sent deal_start, which started the deal."""
+    driver.deploy("deal_pipeline.bpmn", "deal")
+    lost = _start(driver)
+    _answer(driver, lost, "Иван", "оператора позовите")
+    task = driver.task(lost, "operator_task")
+    driver.complete(
+        task, {**task.data, "operator_decision": "lose", "loss_reason": "спам"}, OPERATOR
+    )
+    assert driver.instance(lost).status == "completed"
+    assert driver.messages_sent(lost) == []
+
+    converted = _start(driver)
+    _answer(driver, converted, "Иван", "+79131234567", "Новосибирск", "бампер")
+    task = driver.task(converted, "call_task")
+    driver.complete(task, {**task.data, "call_result": "convert"}, MANAGER)
+    [deal] = driver.instances("deal_pipeline")
+    assert driver.messages_sent(converted) == [
+        ("deal_start", {"delivered_to": [], "started": [deal.id]})
+    ]

@@ -25,7 +25,8 @@ Messages: `payment_requested` starts it (thrown by deal_pipeline; variables deal
 channel, contact, items, amount, delivery {method, address, branch}, bonus_percent?,
 settings?); `payment_received` (correlation order_id; amount, payment_id) after the webhook
 was verified; `shipment_status` (correlation order_id; status) from courier webhooks. It throws
-`deal_event` (paid, shipped + track_number, delivered, payment_cancelled) to the deal.
+`deal_event` (paid, shipped + track_number, delivered, payment_cancelled) to the deal; the
+engine delivers it, so the tests start a real deal (deal_pipeline) to hear it.
 """
 
 from __future__ import annotations
@@ -88,17 +89,31 @@ def _start(driver: Driver, **extra: Any) -> str:
     return driver.deliver("payment_requested", variables=_request(**extra))["started"][0]
 
 
-def _thrown(driver: Driver, instance_id: str) -> list[dict[str, Any]]:
-    events = driver.instance(instance_id).state["bpmn_events"]
-    return [e["payload"] for e in events if e["event_definition"].get("name") == "deal_event"]
+def _deal(driver: Driver) -> tuple[str, str]:
+    """A deal (deal_pipeline) that hears deal_event for its deal_id: (instance, deal_id)."""
+    driver.deploy("deal_pipeline.bpmn", "deal")
+    variables = {"customer": CUSTOMER, "manager": "ivanov", "channel": "telegram"}
+    [deal] = driver.deliver("deal_start", variables=variables)["started"]
+    return deal, driver.variables(deal)["deal_id"]
+
+
+def _heard(driver: Driver, deal: str) -> list[Any]:
+    """The deal_event payloads the deal received (its boundary event's messageVariable)."""
+    return driver.received(deal, "on_event", "deal_event")
+
+
+def _sent(driver: Driver, instance_id: str) -> list[str | None]:
+    """The names of the messages the instance sent, in order."""
+    return [name for name, _ in driver.messages_sent(instance_id)]
 
 
 def test_payment_writes_off_once_credits_3_percent_and_ships_by_cdek(
     driver: Driver, shop: FakeOperators
 ) -> None:
-    flow = _start(driver)
+    deal, deal_id = _deal(driver)
+    flow = _start(driver, deal_id=deal_id)
     assert shop.of("warehouse.create_order") == [
-        {"deal_id": "D-TEST0001", "customer": CUSTOMER, "items": ITEMS, "amount": 7490.0}
+        {"deal_id": deal_id, "customer": CUSTOMER, "items": ITEMS, "amount": 7490.0}
     ]
     assert shop.of("payments.create_link") == [
         {
@@ -143,9 +158,12 @@ def test_payment_writes_off_once_credits_3_percent_and_ships_by_cdek(
     assert sms["phone"] == "+79131234567"
     assert "224.7" in sms["text"] and "1224.7" in sms["text"]
     assert "получена" in shop.of("notify.message")[1]["text"]
-    assert _thrown(driver, flow) == [
-        {"deal_id": "D-TEST0001", "stage": "paid", "order_id": "CO-00017"}
-    ]
+    assert _sent(driver, flow) == ["deal_event"]
+    assert _heard(driver, deal) == [{"deal_id": deal_id, "stage": "paid", "order_id": "CO-00017"}]
+    assert (driver.variables(deal)["stage"], driver.variables(deal)["order_id"]) == (
+        "paid",
+        "CO-00017",
+    )
     assert driver.timers(flow) == {}
 
     # The courier request is pre-filled from the deal; the warehouse only confirms.
@@ -168,12 +186,15 @@ def test_payment_writes_off_once_credits_3_percent_and_ships_by_cdek(
     assert (shipment["cod_amount"], shipment["weight"], shipment["places"]) == (0, 7.2, 1)
     shipped = shop.of("notify.message")[2]["text"]
     assert "1234567890" in shipped and "СДЭК" in shipped and "2–4 дня" in shipped
-    assert _thrown(driver, flow)[1] == {
-        "deal_id": "D-TEST0001",
+    assert _sent(driver, flow) == ["deal_event", "deal_event"]
+    assert _heard(driver, deal)[1] == {
+        "deal_id": deal_id,
         "stage": "shipped",
         "order_id": "CO-00017",
         "track_number": "1234567890",
     }
+    assert driver.variables(deal)["stage"] == "shipped"
+    assert driver.variables(deal)["track_number"] == "1234567890"
 
     # No webhook for a while: the carrier is polled, the parcel is still on its way.
     assert driver.fire_timers(after=timedelta(hours=3)) == 1
@@ -184,7 +205,10 @@ def test_payment_writes_off_once_credits_3_percent_and_ships_by_cdek(
     finished = driver.instance(flow)
     assert finished.status == "completed"
     assert "отзыв" in shop.of("notify.message")[-1]["text"]
-    assert _thrown(driver, flow)[-1]["stage"] == "delivered"
+    assert _sent(driver, flow) == ["deal_event"] * 3
+    assert [event["stage"] for event in _heard(driver, deal)] == ["paid", "shipped", "delivered"]
+    won = driver.instance(deal)
+    assert (won.status, won.variables["deal_result"]) == ("completed", "won")
     for once in (
         "warehouse.write_off",
         "warehouse.register_payment",
@@ -212,16 +236,21 @@ def test_a_payment_that_beats_the_link_job_is_not_lost(driver: Driver, shop: Fak
 def test_unpaid_order_is_reminded_after_24_hours_and_cancelled_after_72(
     driver: Driver, shop: FakeOperators
 ) -> None:
-    flow = _start(driver)
+    deal, deal_id = _deal(driver)
+    flow = _start(driver, deal_id=deal_id)
     assert driver.fire_timers(after=timedelta(hours=25)) == 1
     reminder = shop.of("notify.message")[-1]["text"]
     assert "ждёт оплаты" in reminder and "pay-1" in reminder
     assert driver.fire_timers(after=timedelta(hours=73)) == 1
     assert shop.of("warehouse.cancel_order") == [{"order_id": "CO-00017", "reason": "not_paid"}]
     assert "отменён" in shop.of("notify.message")[-1]["text"]
-    assert _thrown(driver, flow) == [
-        {"deal_id": "D-TEST0001", "stage": "payment_cancelled", "order_id": "CO-00017"}
+    assert _sent(driver, flow) == ["deal_event"]
+    assert _heard(driver, deal) == [
+        {"deal_id": deal_id, "stage": "payment_cancelled", "order_id": "CO-00017"}
     ]
+    lost = driver.instance(deal)
+    assert (lost.status, lost.variables["deal_result"]) == ("completed", "lost")
+    assert lost.variables["loss_reason"] == "Заказ не оплачен вовремя"
     assert driver.instance(flow).status == "completed"
     with pytest.raises(NotFoundError):
         driver.deliver("payment_received", ORDER, {"amount": "7490.00"})
@@ -232,8 +261,10 @@ def test_pickup_sends_the_address_of_the_customers_city_and_bonus_percent_is_a_v
     driver: Driver, shop: FakeOperators
 ) -> None:
     settings = {"pickup_points": {"Москва": "Тверская, 1", "Новосибирск": "ул. Петухова, 10"}}
+    deal, deal_id = _deal(driver)
     flow = _start(
         driver,
+        deal_id=deal_id,
         delivery={"method": "pickup"},
         bonus_percent=5,
         settings=settings,
@@ -251,13 +282,15 @@ def test_pickup_sends_the_address_of_the_customers_city_and_bonus_percent_is_a_v
     handover = driver.task(flow, "handover_task")
     driver.complete(handover, {**handover.data, "handed_over": True}, WAREHOUSE)
     assert driver.instance(flow).status == "completed"
-    assert _thrown(driver, flow)[-1]["stage"] == "delivered"
+    assert _sent(driver, flow) == ["deal_event", "deal_event"]  # paid, delivered (no shipping)
+    assert [event["stage"] for event in _heard(driver, deal)] == ["paid", "delivered"]
+    assert driver.instance(deal).variables["deal_result"] == "won"
 
 
 def test_the_deal_starts_the_payment_and_hears_that_it_was_paid(
     driver: Driver, shop: FakeOperators
 ) -> None:
-    """deal_pipeline ↔ payment_to_shipment through their messages (forwarded by the test)."""
+    """deal_pipeline ↔ payment_to_shipment through their messages, delivered by the engine."""
     shop.answer("warehouse.check_stock", {"status": "confirmed"})
     driver.deploy("deal_pipeline.bpmn", "deal")
     driver.deploy("payment_to_shipment.bpmn", "payment")
@@ -274,17 +307,41 @@ def test_the_deal_starts_the_payment_and_hears_that_it_was_paid(
     deal_id = driver.variables(deal["started"][0])["deal_id"]
     deal_flow = deal["started"][0]
     task = driver.task(deal_flow, "stage_task")
+    assert task.assignee == "ivanov"  # the responsible manager
     fields = {"items": ITEMS, "amount": 7490.0, "delivery_method": "pickup"}
+    assert driver.instances("payment_to_shipment") == []
     driver.complete(task, {**task.data, **fields, "next_stage": "awaiting_payment"}, MANAGER)
 
-    [started] = driver.forward_thrown_messages(deal_flow)
-    [payment_flow] = started["started"]
+    # payment_requested started the payment, in the same transaction as the deal's step
+    assert _sent(driver, deal_flow) == ["payment_requested"]
+    [payment] = driver.instances("payment_to_shipment")
+    payment_flow = payment.id
     assert driver.variables(payment_flow)["deal_id"] == deal_id
     assert shop.of("warehouse.create_order")[0]["items"] == ITEMS
 
     driver.deliver("payment_received", ORDER, {"amount": "7490.00", "payment_id": "pay-1"})
-    assert driver.forward_thrown_messages(payment_flow) == [
-        {"delivered_to": [deal_flow], "started": []}
+    assert _sent(driver, payment_flow) == ["deal_event"]
+    assert _heard(driver, deal_flow) == [
+        {"deal_id": deal_id, "stage": "paid", "order_id": "CO-00017"}
     ]
     variables = driver.variables(deal_flow)
     assert (variables["stage"], variables["order_id"]) == ("paid", "CO-00017")
+    assert driver.task(deal_flow, "stage_task").assignee == "ivanov"
+
+    # The customer collects the order: the deal hears it and is won.
+    ready = driver.task(payment_flow, "ready_task")
+    driver.complete(ready, {**ready.data, "ready_for_pickup": True}, WAREHOUSE)
+    handover = driver.task(payment_flow, "handover_task")
+    driver.complete(handover, {**handover.data, "handed_over": True}, WAREHOUSE)
+    assert driver.instance(payment_flow).status == "completed"
+    won = driver.instance(deal_flow)
+    assert (won.status, won.variables["deal_result"]) == ("completed", "won")
+
+    # Each side's history says where its messages went.
+    assert driver.messages_sent(deal_flow) == [
+        ("payment_requested", {"delivered_to": [], "started": [payment_flow]})
+    ]
+    assert driver.messages_sent(payment_flow) == [
+        ("deal_event", {"delivered_to": [deal_flow], "started": []}),
+        ("deal_event", {"delivered_to": [deal_flow], "started": []}),
+    ]
