@@ -204,6 +204,28 @@ def operators(
     typer.echo(operators_markdown() if markdown else operators_text(), nl=False)
 
 
+hooks_app = typer.Typer(help="Inbound webhooks of the vendors", no_args_is_help=True)
+app.add_typer(hooks_app, name="hooks")
+
+
+@hooks_app.command("register")
+def hooks_register(
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="Public URL of potok, e.g. https://crm.shop.ru (default: host:port)"),
+    ] = None,
+) -> None:
+    """Subscribe Telegram bots, CDEK, MoySklad and Avito to potok's /hooks/*."""
+    from api.hooks.register import register_webhooks
+    from api.hooks.settings import get_hook_settings
+    from handlers.clients import current_clients
+    from handlers.settings import sandbox_root
+
+    url = public_url or sandbox_root(get_settings()).removesuffix("/sandbox")
+    for name, result in register_webhooks(url, current_clients(), get_hook_settings()).items():
+        typer.echo(f"{name:<20} {result}")
+
+
 def _parse_var(item: str) -> tuple[str, object]:
     """`name=value`; the value is read as JSON when it parses (numbers, true, lists)."""
     import json
