@@ -175,8 +175,9 @@ def _forward_thrown(
     # Imported here: engine.messages builds on this module (start_instance, persist).
     from engine.messages import forward_thrown
 
-    for event in thrown:
-        name = getattr(event.event_definition, "name", None)
+    for name, result in forward_thrown(session, thrown, Actor(actor) if actor else None):
+        # History: which message went out and where it landed, as [before, after] pairs like
+        # every `changes` entry; an unmatched message is dropped, as BPMN says.
         session.execute(
             insert(InstanceEvent).values(
                 instance_id=instance.id,
@@ -184,10 +185,9 @@ def _forward_thrown(
                 type="message_sent",
                 actor=actor,
                 element_name=name,
-                changes={},
+                changes={key: [[], ids] for key, ids in result.items()},
             )
         )
-    forward_thrown(session, thrown, Actor(actor) if actor else None)
 
 
 def _write_instance(

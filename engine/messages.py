@@ -176,21 +176,31 @@ def forward_thrown(
             code="message_loop",
         )
     session.info[_FORWARD_DEPTH_KEY] = depth + 1
+    results: list[tuple[str, dict[str, list[str]]]] = []
     try:
-        for event in thrown:
-            name = getattr(event.event_definition, "name", None)
-            if not isinstance(event.event_definition, MessageEventDefinition) or not name:
-                continue
+        for name, event in thrown_messages(thrown):
             correlation = {
                 k: v for keyset in event.correlations.values() for k, v in keyset.items()
             }
             payload = event.payload if isinstance(event.payload, dict) else {}
             try:
-                _deliver(session, name, correlation, payload, actor)
+                results.append((name, _deliver(session, name, correlation, payload, actor)))
             except NotFoundError:
-                continue
+                results.append((name, {"delivered_to": [], "started": []}))
     finally:
         session.info[_FORWARD_DEPTH_KEY] = depth
+    return results
+
+
+def thrown_messages(thrown: list[BpmnEvent]) -> list[tuple[str, BpmnEvent]]:
+    """The named BPMN messages among a workflow's outgoing events (SpiffWorkflow also lists
+    e.g. a terminate end event's internal event there)."""
+    found = []
+    for event in thrown:
+        name = getattr(event.event_definition, "name", None)
+        if isinstance(event.event_definition, MessageEventDefinition) and name:
+            found.append((name, event))
+    return found
 
 
 def _deliver(
