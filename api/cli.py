@@ -226,6 +226,28 @@ def hooks_register(
         typer.echo(f"{name:<20} {result}")
 
 
+@hooks_app.command("events")
+def hooks_events(
+    outcome: Annotated[
+        str | None, typer.Option(help="unmatched | failed | delivered | started | ignored")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="telegram, yookassa, cdek, …")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 20,
+) -> None:
+    """Show the latest inbound webhook events (e.g. those that matched no process)."""
+    import json
+
+    from api.hooks.inbound import recent_events
+    from engine.db import session_scope
+
+    with session_scope(session_factory()) as session:
+        for event in recent_events(session, outcome=outcome, source=source, limit=limit):
+            what = {k: event.payload.get(k) for k in ("message", "correlation", "error")}
+            line = json.dumps({k: v for k, v in what.items() if v}, ensure_ascii=False)
+            at = event.received_at.isoformat(timespec="seconds")
+            typer.echo(f"{at}  {event.source:<10} {event.outcome:<10} {event.external_id}  {line}")
+
+
 def _parse_var(item: str) -> tuple[str, object]:
     """`name=value`; the value is read as JSON when it parses (numbers, true, lists)."""
     import json

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -109,3 +110,15 @@ def _deliver(session: Session, event: Inbound, row: InboundEvent) -> str:
         return "failed"
     row.payload = row.payload | {"result": result}
     return "delivered" if result.get("delivered_to") else "started"
+
+
+def recent_events(
+    session: Session, *, outcome: str | None = None, source: str | None = None, limit: int = 50
+) -> list[InboundEvent]:
+    """The latest recorded events, newest first (`potok hooks events --outcome unmatched`)."""
+    stmt = select(InboundEvent).order_by(InboundEvent.id.desc()).limit(limit)
+    if outcome:
+        stmt = stmt.where(InboundEvent.outcome == outcome)
+    if source:
+        stmt = stmt.where(InboundEvent.source == source)
+    return list(session.scalars(stmt))

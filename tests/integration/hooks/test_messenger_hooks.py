@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from typer.testing import CliRunner
+
+from api import cli
 from connectors.telegram.config import SANDBOX_BOTS
 from connectors.whatsapp.client import sign_body
 from connectors.whatsapp.config import SANDBOX_APP_SECRET, SANDBOX_VERIFY_TOKEN
@@ -266,3 +270,15 @@ def test_an_event_with_no_process_is_kept_as_unmatched(hooks: Hooks) -> None:
         "channel": "site_chat",
         "contact": "v-1",
     }
+
+
+def test_unmatched_events_are_listed_by_the_cli(
+    hooks: Hooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"id": "sc-3", "visitor_id": "v-2", "text": "Есть кто?"}
+    _signed(hooks, "/hooks/site-chat", body, "development-site-chat-secret")
+    monkeypatch.setattr(cli, "session_factory", lambda: hooks.factory)
+    result = CliRunner().invoke(cli.app, ["hooks", "events", "--outcome", "unmatched"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.output.strip().splitlines()
+    assert "site_chat" in line and "sc-3" in line and '"message": "inbound_message"' in line

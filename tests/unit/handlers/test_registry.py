@@ -4,8 +4,12 @@ docs/operators.md is the registry's current reference."""
 from __future__ import annotations
 
 import inspect
+import json
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 import handlers  # noqa: F401
@@ -87,3 +91,36 @@ def test_the_terminal_listing_names_every_operator() -> None:
     for operator_id in JOB_OPERATORS:
         assert operator_id in listing
     assert "(deal_id, customer, items, amount?, delivery?)" in listing
+
+
+REGISTERED_BY = """
+import json, sys
+from engine.settings import Settings
+settings = Settings(env="test", broker_url="", _env_file=None)
+if sys.argv[1] == "app":
+    from api.app import create_app
+    from engine.db import make_engine, make_session_factory
+    create_app(settings, make_session_factory(make_engine("sqlite:///" + sys.argv[2])))
+else:
+    from engine.workers.app import make_celery
+    from engine.workers.settings import WorkerSettings
+    worker = WorkerSettings(_env_file=None, embedded_broker_path=sys.argv[2])
+    make_celery(settings, worker).loader.import_default_modules()
+from engine.operators import OPERATORS
+print(json.dumps(sorted(OPERATORS.ids())))
+"""
+
+
+@pytest.mark.parametrize("process", ["app", "worker"])
+def test_the_web_app_and_the_worker_register_every_operator(process: str, tmp_path: Path) -> None:
+    """A fresh interpreter: building the app (or the Celery worker) imports `handlers`."""
+    target = tmp_path / f"{process}.sqlite3"
+    found = subprocess.run(
+        [sys.executable, "-c", REGISTERED_BY, process, str(target)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert set(json.loads(found.stdout.strip().splitlines()[-1])) >= JOB_OPERATORS
