@@ -110,6 +110,9 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.db_gate = gate_for(session_factory)
     install_error_handlers(app)
+    from api.web.analyst import install_analyst
+
+    install_analyst(app)  # the analyst workspace: modeler, definitions, instances, incidents
     for router, responses in _routers():
         app.include_router(router, prefix=API_PREFIX, responses=responses)
     from api.routes import hooks
