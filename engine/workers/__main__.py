@@ -1,7 +1,7 @@
 """`python -m engine.workers worker|beat|embedded [celery options]`.
 
-- worker:   a Celery worker for this installation (extra arguments go to Celery, e.g.
-            `-P threads -c 4` or `--loglevel INFO`).
+- worker:   a Celery worker for this installation, prefork pool with POTOK_WORKER_CONCURRENCY
+            processes (extra arguments go to Celery, e.g. `-c 4` or `--loglevel INFO`).
 - beat:     the periodic scheduler (timers, sweeper, outbox); run exactly one per install.
 - embedded: worker and beat in one process, for a single box without a broker server.
 """
@@ -36,7 +36,11 @@ def main(argv: list[str]) -> int:
     if argv[0] == "embedded":
         return _embedded()
     app = make_celery()
-    defaults = ["--pool", "threads", "--concurrency", "2"] if argv[0] == "worker" else []
+    # Celery's default prefork pool: acknowledgements stay in the consumer process. With the
+    # threads (or solo) pool on RabbitMQ, a broker restart left workers unable to ack and
+    # idle for up to 30 s, once with interleaved AMQP frames (py-amqp is not thread-safe).
+    concurrency = str(app.worker_settings.worker_concurrency)
+    defaults = ["--concurrency", concurrency] if argv[0] == "worker" else []
     app.start([argv[0], *defaults, *argv[1:]])
     return 0
 
