@@ -15,9 +15,7 @@ from sqlalchemy.pool import NullPool
 from engine.db import make_engine, make_session_factory
 from engine.models import Base
 
-PG_URL = os.environ.get(
-    "POTOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("POTOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED_DIR = Path(__file__).resolve().parent.parent.parent / "shared"
 CORPUS_DIR = SHARED_DIR / "corpus"
 
