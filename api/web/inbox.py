@@ -107,6 +107,8 @@ def summary(task: HumanTask, data: dict[str, Any], limit: int = 3) -> list[tuple
             continue
         if isinstance(value, str) and value.startswith("data:"):
             continue  # a file
+        if value == task.business_key:
+            continue  # already in its own column
         label = (props.get(name) or {}).get("title") or name
         text = str(value)
         pairs.append((str(label), text if len(text) <= 60 else text[:59] + "…"))

@@ -100,8 +100,9 @@ function onRowClick(event) {
 
 function afterListSwap() {
   const list = rows();
+  const firstLoad = seen.size === 0;
   list.forEach((row) => {
-    if (seen.size && !seen.has(row.dataset.taskId)) row.classList.add("is-new");
+    if (!firstLoad && !seen.has(row.dataset.taskId)) row.classList.add("is-new");
     seen.add(row.dataset.taskId);
   });
   select(selectedRow() || list[0] || null);

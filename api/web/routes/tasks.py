@@ -56,6 +56,17 @@ def _values(session: Session, task: HumanTask, user: WebUser) -> dict[str, Any]:
     return data | {name: current[name] for name in fields if name in current}
 
 
+def _history(session: Session, instance_id: str, limit: int = 100) -> list[Any]:
+    """The instance's events, newest first; unnamed steps (plain start/end events) left out."""
+    events = service.list_history(session, instance_id=instance_id)
+    shown = [
+        e
+        for e in events
+        if e.type != "element_completed" or (e.element_name and e.element_name != e.element_id)
+    ]
+    return shown[::-1][:limit]
+
+
 def _permissions(task: HumanTask, user: WebUser) -> dict[str, Any]:
     is_open = task.state == "open"
     mine = task.assignee == user.username
@@ -84,7 +95,7 @@ def _page(
     if fields is None:
         fields = build_fields(session, task.form, data, visible=set(data) if blind else None)
     instance = session.get(ProcessInstance, task.instance_id)
-    history = [] if blind else service.list_history(session, instance_id=task.instance_id)
+    history = [] if blind else _history(session, task.instance_id)
     names = {task.process_key: task.process_key}
     names.update(process_names(session, {task.process_key}))
     return render(
@@ -101,6 +112,11 @@ def _page(
         fields=fields,
         general_errors=general_errors or [],
         history=history,
+        labels={
+            name: str(prop.get("title") or name)
+            for name, prop in ((task.form or {}).get("schema") or {}).get("properties", {}).items()
+            if isinstance(prop, dict)
+        },
         **_permissions(task, user),
     )
 

@@ -8,9 +8,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import service
 from engine.db import session_scope
 from engine.models import HumanTask, InstanceEvent, ProcessInstance
-from tests.integration.web.conftest import MakeUser, OpenBrowser, StartTask, order, valid_form
+from tests.integration.web.conftest import (
+    FIXTURES,
+    SHOWCASE,
+    MakeUser,
+    OpenBrowser,
+    StartTask,
+    order,
+    valid_form,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -77,14 +86,28 @@ def test_form_renders_every_widget_prefilled(browser: OpenBrowser, start_task: S
 
 
 def test_instructions_are_markdown_and_html_is_escaped(
-    browser: OpenBrowser, start_task: StartTask
+    browser: OpenBrowser, start_task: StartTask, session_factory: sessionmaker[Session]
 ) -> None:
     """**bold** renders; <script> and javascript: links in instructions never do."""
+    evil = (
+        "Позвоните **клиенту**.\n&lt;script&gt;alert('instructions')&lt;/script&gt; "
+        "[не ссылка](javascript:alert(1)) ![img](https://tracker.example/pixel.png)"
+    )
+    source = (FIXTURES / "showcase.bpmn").read_text(encoding="utf-8")
+    patched = re.sub(
+        r"(<spiffworkflow:instructionsForEndUser>).*?(</)", rf"\g<1>{evil}\g<2>", source, flags=re.S
+    )
+    files = [("showcase.bpmn", patched.encode())] + [
+        (name, (FIXTURES / name).read_bytes()) for name in SHOWCASE[1:]
+    ]
+    with session_scope(session_factory) as session:
+        service.deploy(session, files=files, deployed_by="tests")
     task_id = start_task(**order())
     page = browser("maria").get(f"/tasks/{task_id}").text
-    assert "<strong>состав заказа</strong>" in page
+    assert "<strong>клиенту</strong>" in page
     assert "<script>alert" not in page and "&lt;script&gt;alert('instructions')" in page
-    assert 'href="javascript:' not in page
+    assert 'href="javascript:' not in page  # and no image is fetched: no <img> at all
+    assert "<img" not in page
 
 
 def test_html_in_task_data_is_escaped(browser: OpenBrowser, start_task: StartTask) -> None:
@@ -193,7 +216,9 @@ def test_history_shows_who_changed_what(
     page = maria.get(f"/tasks/{task_id}").text
     assert "Выполнил(а) «Подтвердить заказ»" in page and "Взял(а) «Подтвердить заказ»" in page
     change = re.search(
-        r"<code>quantity</code>: <span class=\"old\">2</span> → <span class=\"new\">5</span>", page
+        r'<span class="var" title="quantity">Количество</span>: '
+        r'<span class="old">2</span> → <span class="new">5</span>',
+        page,
     )
     assert change, "quantity 2 → 5 missing from the history"
     assert "maria" in page
