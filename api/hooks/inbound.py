@@ -73,7 +73,7 @@ def accept(session: Session, event: Inbound) -> str:
     if event.message is None:
         row.outcome = "ignored"
         return row.outcome
-    if not all(value not in (None, "") for value in event.correlation.values()):
+    if any(value in (None, "") for value in event.correlation.values()):
         row.outcome = "unmatched"
         log.warning("%s event %s has no correlation values", event.source, event.external_id)
         return row.outcome
