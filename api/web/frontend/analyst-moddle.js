@@ -68,3 +68,20 @@ export default {
     body("CalledDecisionId"),
   ],
 };
+
+// bpmn-moddle writes a few FormalExpression-typed properties under the type's name
+// (<bpmn:formalExpression>) instead of the property's (<bpmn:messagePath>), which silently
+// drops correlation keys from any diagram saved by bpmn-js. Serialize them by property.
+const BY_PROPERTY = [
+  ["bpmn:CorrelationPropertyRetrievalExpression", "messagePath"],
+  ["bpmn:CorrelationPropertyBinding", "dataPath"],
+  ["bpmn:ComplexBehaviorDefinition", "condition"],
+];
+
+export function serializeExpressionsByProperty(moddle) {
+  for (const [type, name] of BY_PROPERTY) {
+    const descriptor = moddle.getElementDescriptor(moddle.getType(type));
+    const property = descriptor && descriptor.propertiesByName[name];
+    if (property && !property.xml) property.xml = { serialize: "property" };
+  }
+}

@@ -8,7 +8,7 @@ import "./analyst.css";
 
 import Modeler from "bpmn-js/lib/Modeler";
 import { is } from "bpmn-js/lib/util/ModelUtil";
-import spiffworkflow from "./analyst-moddle.js";
+import spiffworkflow, { serializeExpressionsByProperty } from "./analyst-moddle.js";
 import { PropertiesPanel } from "./analyst-panel.js";
 import { ProblemsView } from "./analyst-validation.js";
 import { FormEditor } from "./analyst-forms.js";
@@ -35,6 +35,7 @@ class ModelerApp {
       container: "#canvas",
       moddleExtensions: { spiffworkflow },
     });
+    serializeExpressionsByProperty(this.modeler.get("moddle"));
     this.problems = new ProblemsView(this.modeler, {
       list: document.getElementById("problems-list"),
       state: document.getElementById("validation-state"),
