@@ -125,3 +125,24 @@ def test_instance_viewer_screenshot(page: Any, server: LiveServer, out_dir: Path
     assert page.locator('.potok-token[data-element-id="pack"]').is_visible()
     page.mouse.move(5, 890)
     page.screenshot(path=str(out_dir / "instance-viewer.png"), full_page=True)
+
+
+def test_instance_with_an_incident_screenshot(page: Any, server: LiveServer, out_dir: Path) -> None:
+    server.flaky.broken = True
+    try:
+        body = {"variables": {"order_id": "A-1043", "amount": "1290.00"}, "business_key": "A-1043"}
+        with server.api() as client:
+            instance = client.post("/api/processes/order_fulfilment/instances", json=body).json()
+        with server.api("root") as client:
+            tasks = client.get("/api/tasks", params={"instance_id": instance["id"]}).json()
+            client.post(
+                f"/api/tasks/{tasks['items'][0]['id']}/complete", json={"data": {"confirmed": True}}
+            ).raise_for_status()
+        page.goto(f"{server.url}/analyst/instances/{instance['id']}")
+        page.wait_for_selector("body[data-viewer-ready=true]")
+        page.wait_for_selector('.djs-element[data-element-id="charge"].potok-incident')
+        page.wait_for_selector("#instance-incidents")
+    finally:
+        server.flaky.broken = False
+    page.mouse.move(5, 890)
+    page.screenshot(path=str(out_dir / "instance-viewer-incident.png"), full_page=True)

@@ -93,12 +93,10 @@ export function fitWithMargins(canvas, margin) {
   const box = canvas.viewbox();
   const scale = Math.min(box.scale || 1, 1); // never blow a small diagram up
   const { inner, outer } = box;
-  const width = inner.width + (margin.left + margin.right) / scale;
-  const height = inner.height + (margin.top + margin.bottom) / scale;
-  canvas.viewbox({
-    x: inner.x - margin.left / scale,
-    y: inner.y - margin.top / scale,
-    width: Math.max(width, outer.width / scale),
-    height: Math.max(height, outer.height / scale),
-  });
+  const width = Math.max(inner.width + (margin.left + margin.right) / scale, outer.width / scale);
+  const height = Math.max(inner.height + (margin.top + margin.bottom) / scale, outer.height / scale);
+  // Centre what fits with room to spare, but never closer to an edge than its margin.
+  const left = Math.max(margin.left / scale, (width - inner.width) / 2);
+  const top = Math.max(margin.top / scale, (height - inner.height) / 2);
+  canvas.viewbox({ x: inner.x - left, y: inner.y - top, width, height });
 }

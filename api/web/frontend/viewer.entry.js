@@ -47,8 +47,11 @@ class InstanceView {
     this.paint(diagram);
   }
 
-  paint({ completed, active, incidents }) {
+  paint({ completed, active: waiting, incidents }) {
     const viewer = this.viewer;
+    const registry = viewer.get("elementRegistry");
+    // An armed boundary event is not where the token is: its activity is.
+    const active = waiting.filter((id) => registry.get(id) && registry.get(id).type !== "bpmn:BoundaryEvent");
     const overlays = viewer.get("overlays");
     clearMarkers(viewer, ["potok-done", "potok-active", "potok-incident"]);
     overlays.remove({ type: "potok-token" });
@@ -60,11 +63,9 @@ class InstanceView {
     markAll(viewer, [...completed, ...flows.map((f) => f.id)], "potok-done");
     markAll(viewer, active, "potok-active");
     markAll(viewer, incidents || [], "potok-incident");
-    const registry = viewer.get("elementRegistry");
     for (const id of active) {
-      if (!registry.get(id)) continue;
       overlays.add(id, "potok-token", {
-        position: { bottom: 14, left: -10 },
+        position: { top: -10, left: -10 },
         html: el("div.potok-token", { title: t("A token waits here"), dataset: { elementId: id } }),
       });
     }
