@@ -132,6 +132,14 @@ def test_add_user_task_deploy_and_see_the_token(page: Page, server: LiveServer) 
     assert page.locator('.potok-token[data-element-id="confirm"]').is_visible()
     assert "managers" in page.inner_text("#open-tasks")
 
+    # The page stays live: the task is done elsewhere, the page follows without a reload.
+    with server.api("root") as client:
+        tasks = client.get("/api/tasks", params={"instance_id": started["id"]}).json()["items"]
+        client.post(f"/api/tasks/{tasks[0]['id']}/complete", json={"data": {}}).raise_for_status()
+    page.wait_for_selector('#instance-status [data-status="completed"]')
+    page.wait_for_selector('.djs-element[data-element-id="confirm"].potok-done')
+    assert page.locator(".potok-token").count() == 0
+
 
 BREAK_DIAGRAM = """() => {
   const m = window.potokModeler.modeler;

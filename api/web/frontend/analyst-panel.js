@@ -91,6 +91,16 @@ export class PropertiesPanel {
     if (focused) this.container.querySelector(`[data-field="${focused}"]`)?.focus();
   }
 
+  /** Show the current element's problems without re-rendering fields being typed in. */
+  refreshProblems() {
+    if (!this.current) return;
+    const fresh = this.problems(this.current);
+    const old = this.container.querySelector(".pproblems");
+    if (old && fresh) old.replaceWith(fresh);
+    else if (old) old.remove();
+    else if (fresh) this.container.firstElementChild?.after(fresh);
+  }
+
   section(title, ...children) {
     return el("section.psection", {}, el("h3", { text: title }), ...children);
   }

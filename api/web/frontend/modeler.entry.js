@@ -166,7 +166,7 @@ class ModelerApp {
       if (seq !== this.seq) return null; // a newer check is under way
       if (!response.ok) throw new Error(response.status);
       this.problems.show(response.body);
-      this.panel.render();
+      this.panel.refreshProblems();
       document.body.dataset.validated = String(seq);
       return response.body;
     } catch (error) {
@@ -199,7 +199,7 @@ class ModelerApp {
     if (response.status === 422) {
       const details = (body.error && body.error.details) || [];
       this.problems.show({ errors: details, warnings: [] });
-      this.panel.render();
+      this.panel.refreshProblems();
       toast(t("Not deployed: %(n)s problem(s) in the diagram.", { n: details.length }), "error");
       return;
     }
