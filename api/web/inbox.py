@@ -26,7 +26,7 @@ TABS = ("mine", "queue", "done")
 DUE_FILTERS = ("overdue", "today", "week", "none")
 LIMIT = 200
 # Variables searched as phone numbers: their digits are compared, not their formatting.
-PHONE_NAMES = ("%phone%", "%телефон%", "%tel%")
+PHONE_NAMES = ("%phone%", "%телефон%", "%tel%")  # i18n: data (variable names, not UI text)
 
 
 @dataclass(frozen=True)

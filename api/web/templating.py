@@ -162,6 +162,14 @@ def render_text(request: Request, template: str, **context: Any) -> str:
     return env.get_template(template).render(context)
 
 
+# Pages are never framed (a claim button must not be clickjacked) nor sniffed.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def render(
     request: Request,
     template: str,
@@ -171,5 +179,7 @@ def render(
 ) -> HTMLResponse:
     """A page or fragment as an HTML response."""
     return HTMLResponse(
-        render_text(request, template, **context), status_code=status_code, headers=headers
+        render_text(request, template, **context),
+        status_code=status_code,
+        headers=SECURITY_HEADERS | (headers or {}),
     )

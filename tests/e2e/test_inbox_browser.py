@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from engine.db import session_scope
-from engine.models import HumanTask, InstanceEvent, ProcessInstance, utcnow
+from engine.models import HumanTask, InstanceEvent, ProcessInstance, User, utcnow
 from tests.e2e.inbox_live import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -152,7 +152,7 @@ def rows(page: Page) -> Any:
 
 def wait_live(page: Page) -> None:
     """The SSE stream is open and the page remembers it was never reloaded."""
-    expect(page.locator("#live-state.is-live")).to_be_visible(timeout=LIVE_TIMEOUT)
+    expect(page.locator("body.sse-open")).to_have_count(1, timeout=LIVE_TIMEOUT)
     page.evaluate("window.__notReloaded = true")
 
 
@@ -177,12 +177,24 @@ def test_live_inbox_claim_fill_complete(server: LiveServer, people: People) -> N
         assert not_reloaded(page)
     expect(rows(maria).first).to_contain_text("Подтвердить заказ")
     expect(rows(maria).first).to_contain_text("A-1042")
+    # An open inbox is a presence heartbeat (what online-only queues look at).
+    with session_scope(server.factory) as session:
+        online = session.scalar(select(User.online_until).where(User.username == "maria"))
+        assert online is not None and online > utcnow()
+    ivan_task = ivan.context.new_page()  # Ivan also has the task itself open in a tab
+    ivan_task.goto(f"{server.url}/tasks/{task_id}")
+    expect(ivan_task.locator("#claim-button")).to_be_visible()
+    wait_live(ivan_task)
 
     maria.click(f"#row-{task_id} .claim-form button")
     maria.wait_for_url(f"**/tasks/{task_id}")
     expect(maria.locator(".task-status .status")).to_have_text("Ваша")
     expect(rows(ivan)).to_have_count(0, timeout=LIVE_TIMEOUT)  # gone without a reload
     assert not_reloaded(ivan)
+    expect(ivan_task.locator(".status-taken")).to_have_text("Взял(а) maria", timeout=LIVE_TIMEOUT)
+    expect(ivan_task.locator("#claim-button")).to_have_count(0)
+    assert not_reloaded(ivan_task)
+    ivan_task.close()
 
     maria.fill("#f-quantity", "500")
     maria.click("#complete-button")

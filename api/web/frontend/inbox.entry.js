@@ -114,6 +114,7 @@ function focusFirstError() {
 }
 
 function setLive(on) {
+  document.body.classList.toggle("sse-open", on);
   const state = document.getElementById("live-state");
   if (state) state.classList.toggle("is-live", on);
 }

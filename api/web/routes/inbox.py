@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -58,8 +59,18 @@ def inbox_page(request: Request, session: SessionDep, user: UserDep) -> Response
 def inbox_rows(request: Request, session: SessionDep, user: UserDep) -> Response:
     """The rows of the current tab (and the tab counters, out of band) for htmx."""
     now = utcnow()
-    inbox = load_inbox(session, actor=user.actor, query=_query(request), now=now)
-    return render(request, "_inbox_rows.html", inbox=inbox, now=now, oob=True)
+    query = _query(request)
+    inbox = load_inbox(session, actor=user.actor, query=query, now=now)
+    # The address bar follows the filters, so a reload or a shared link shows the same list.
+    address = "/inbox?" + urlencode(query.params()) if query.params() else "/inbox"
+    return render(
+        request,
+        "_inbox_rows.html",
+        headers={"HX-Replace-Url": address},
+        inbox=inbox,
+        now=now,
+        oob=True,
+    )
 
 
 def _gate(request: Request) -> AbstractAsyncContextManager[Any]:
