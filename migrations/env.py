@@ -6,6 +6,7 @@ from sqlalchemy import pool
 from connectors.sandbox_store import SandboxBase
 from engine.db import make_engine
 from engine.models import Base
+from engine.queues import QueuePolicy  # noqa: F401  (its tables live on Base's metadata)
 from engine.settings import get_settings
 
 config = context.config

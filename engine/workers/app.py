@@ -26,7 +26,14 @@ from engine.jobs import install_job_dispatch
 from engine.settings import PROJECT_ROOT, Settings, get_settings
 from engine.workers.broker import TRANSPORT_PATH
 from engine.workers.settings import WorkerSettings, get_worker_settings
-from engine.workers.tasks import DELIVER_OUTBOX, FIRE_TIMERS, RUN_JOB, SWEEP_JOBS, register_tasks
+from engine.workers.tasks import (
+    DELIVER_OUTBOX,
+    FIRE_TIMERS,
+    RETURN_IDLE_TASKS,
+    RUN_JOB,
+    SWEEP_JOBS,
+    register_tasks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,8 @@ def beat_schedule(worker_settings: WorkerSettings) -> dict[str, Any]:
         "potok-fire-timers": every(worker_settings.timer_interval_seconds, FIRE_TIMERS),
         "potok-sweep-jobs": every(worker_settings.sweep_interval_seconds, SWEEP_JOBS),
         "potok-deliver-outbox": every(worker_settings.outbox_interval_seconds, DELIVER_OUTBOX),
+        # The queues' return-to-queue rule counts in minutes; checking every 30 s is plenty.
+        "potok-return-idle-tasks": every(30.0, RETURN_IDLE_TASKS),
     }
 
 

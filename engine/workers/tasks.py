@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from engine import jobs, outbox, timers
+from engine import jobs, outbox, queues, timers
 from engine.db import session_scope
 from engine.models import utcnow
 
@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 RUN_JOB = "potok.run_job"
 FIRE_TIMERS = "potok.fire_timers"
+RETURN_IDLE_TASKS = "potok.return_idle_tasks"
 SWEEP_JOBS = "potok.sweep_jobs"
 DELIVER_OUTBOX = "potok.deliver_outbox"
 
@@ -79,6 +80,12 @@ def deliver_outbox(app: PotokCelery) -> int:
     return len(report.sent)
 
 
+def return_idle_tasks(app: PotokCelery) -> int:
+    """Unclaim tasks idle longer than their queue's return-to-queue rule allows."""
+    with session_scope(app.session_factory()) as session:
+        return len(queues.return_idle_tasks(session))
+
+
 def register_tasks(app: PotokCelery) -> None:
     """Register potok's tasks on `app` under stable names."""
 
@@ -93,6 +100,10 @@ def register_tasks(app: PotokCelery) -> None:
     @app.task(name=SWEEP_JOBS, shared=False)  # type: ignore[untyped-decorator]
     def sweep_jobs_task() -> int:
         return sweep_jobs(app)
+
+    @app.task(name=RETURN_IDLE_TASKS, shared=False)  # type: ignore[untyped-decorator]
+    def return_idle_tasks_task() -> int:
+        return return_idle_tasks(app)
 
     @app.task(name=DELIVER_OUTBOX, shared=False)  # type: ignore[untyped-decorator]
     def deliver_outbox_task() -> int:
