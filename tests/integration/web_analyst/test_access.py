@@ -63,6 +63,7 @@ def test_analysts_and_admins_get_in(
     instance_id = start("order_notice", order_id="A-1")
     for url in (*PAGES, f"/analyst/instances/{instance_id}", *JSON_GETS):
         assert person.get(url).status_code == 200, url
+    assert 'href="/analyst/definitions"' in person.get("/inbox").text  # the top-bar link
 
 
 def test_posts_need_the_csrf_token(analyst: Browser) -> None:
