@@ -22,6 +22,7 @@ from engine import projections
 from engine.actor import Actor
 from engine.definitions import get_definition_or_raise, parsed_definition
 from engine.errors import InstanceFinished, NotFoundError
+from engine.extensions import initial_variables
 from engine.models import (
     HumanTask,
     Incident,
@@ -220,9 +221,17 @@ def start_instance(
     version: int | None = None,
     actor: Actor | None = None,
     before_run: Callable[[UnitOfWork], None] | None = None,
+    initial: bool = True,
 ) -> ProcessInstance:
-    """Create an instance of the latest (or given) version of `key` and run it until it waits."""
+    """Create an instance of the latest (or given) version of `key` and run it until it waits.
+
+    The variables are completed by the key's initial-variables providers
+    (`engine.extensions`) unless `initial` is False (a message start applies them to the
+    message's payload instead).
+    """
     definition = get_definition_or_raise(session, key=key, version=version)
+    if initial:
+        variables = initial_variables(session, definition.key, variables or {})
     process = parsed_definition(definition)
     workflow = BpmnWorkflow(
         process.spec, process.subprocess_specs, script_engine=make_script_engine()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engine.actor import Actor
 from engine.definitions import definitions_started_by
 from engine.errors import ConflictError, InstanceFinished, NotFoundError
+from engine.extensions import handle_message, initial_variables
 from engine.instances import UnitOfWork, open_unit_of_work, persist, run_engine, start_instance
 from engine.models import IdempotencyRecord, MessageSubscription
 from engine.runtime import canonical_correlation, task_ref, to_jsonable
@@ -220,6 +221,9 @@ def _deliver(
             delivered.append(instance_id)
     started: list[str] = []
     if not delivered:
+        handled = handle_message(session, name, payload, actor)
+        if handled is not None:
+            return {"delivered_to": handled, "started": []}
         started = _start_by_message(session, name, payload, actor)
     if not delivered and not started:
         raise NotFoundError(
@@ -235,11 +239,13 @@ def _start_by_message(
 ) -> list[str]:
     started: list[str] = []
     for definition in definitions_started_by(session, name):
+        # Admin data a process is started with rides in the message, as its starter's would.
+        own = initial_variables(session, definition.key, payload)
 
-        def catch_start(uow: UnitOfWork) -> None:
+        def catch_start(uow: UnitOfWork, own: dict[str, Any] = own) -> None:
             for guid, ref in take_waiting_messages(uow).items():
                 if ref == name:
-                    _catch(uow, guid, name, payload)
+                    _catch(uow, guid, name, own)
 
         instance = start_instance(
             session,
@@ -247,6 +253,7 @@ def _start_by_message(
             version=definition.version,
             actor=actor,
             before_run=catch_start,
+            initial=False,
         )
         started.append(instance.id)
     return started

@@ -354,3 +354,143 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- directories: admin data the processes are started with (engine.directories) -------------
+
+
+class DirectoryCity(Base):
+    """A city the shop serves: its pickup address and the manager responsible for its leads."""
+
+    __tablename__ = "directory_city"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    pickup_address: Mapped[str] = mapped_column(String(500), default="")
+    manager: Mapped[str] = mapped_column(String(150), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DirectoryLossReason(Base):
+    """A reason a lead or deal was lost (the forms offer the active ones, in order)."""
+
+    __tablename__ = "directory_loss_reason"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DirectorySetting(Base):
+    """One tunable of the processes (fallback manager, buffer seconds, bonus percent, …)."""
+
+    __tablename__ = "directory_setting"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(150), default=None)
+
+
+class DeliveryRule(Base):
+    """When a carrier can deliver: the first day (days from today) and how many days it offers."""
+
+    __tablename__ = "directory_delivery_rule"
+
+    carrier: Mapped[str] = mapped_column(String(50), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    min_days: Mapped[int] = mapped_column(Integer, default=0)
+    window_days: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class DirectoryProduct(Base):
+    """A product as the warehouse (MoySklad) has it, synced into potok for forms and demos."""
+
+    __tablename__ = "directory_product"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), default="")
+    article: Mapped[str] = mapped_column(String(100), default="")
+    name: Mapped[str] = mapped_column(String(500), default="")
+    price_kopecks: Mapped[int] = mapped_column(BigInteger, default=0)
+    stock: Mapped[float] = mapped_column(default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExpenseGroup(Base):
+    """A group of expense articles; it has a monthly plan of its own."""
+
+    __tablename__ = "expense_group"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class ExpenseArticle(Base):
+    """An expense article, in one group."""
+
+    __tablename__ = "expense_article"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    group_name: Mapped[str] = mapped_column(ForeignKey("expense_group.name"))
+
+
+class BudgetLine(Base):
+    """The month's budget of one article or group: plan, reserved (approved), spent (paid).
+
+    Amounts are kopecks. A reservation is one conditional UPDATE of the article's and the
+    group's lines (`reserved + amount` only where `plan - reserved - spent >= amount`), so of
+    two concurrent requests that together exceed the plan exactly one gets the money.
+    """
+
+    __tablename__ = "budget_line"
+    __table_args__ = (UniqueConstraint("month", "kind", "name", name="uq_budget_line"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    kind: Mapped[str] = mapped_column(String(8))  # "article" | "group"
+    name: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+    spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BudgetReservation(Base):
+    """One expense request's claim on the budget (kopecks), found again by its job's key."""
+
+    __tablename__ = "budget_reservation"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_budget_reservation_key"),
+        Index("ix_budget_reservation_month", "month", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    month: Mapped[str] = mapped_column(String(7))
+    article: Mapped[str] = mapped_column(String(200))
+    article_group: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))  # reserved | spent | rejected
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actual_payment_date: Mapped[str | None] = mapped_column(String(10), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    spent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class TelegramOffer(Base):
+    """A blind order offer sent to one manager's Telegram chat (one per task and manager)."""
+
+    __tablename__ = "telegram_offer"
+    __table_args__ = (
+        UniqueConstraint("task_id", "username", name="uq_telegram_offer_task_user"),
+        Index("ix_telegram_offer_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    username: Mapped[str] = mapped_column(String(150))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # offered → won (this manager took it) | taken (someone else did) | closed (task gone)
+    state: Mapped[str] = mapped_column(String(16), default="offered")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

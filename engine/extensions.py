@@ -1,0 +1,81 @@
+"""Seams for code outside the engine (the engine imports none of it; it registers itself).
+
+- *Initial variables* of a process key: `register_initial_variables(key, provider)`. Every
+  start of that process — `start_instance` (REST, CLI, tests) and a message start event
+  (webhooks, messages other processes throw) — asks the providers first: a provider sees the
+  variables the starter gave (for a message start: the message's payload) and returns the
+  variables to set; the engine applies them over what was given. This is how admin data
+  (routing by city, buffer seconds, budgets) reaches a process at its start without a deploy.
+  A provider should keep what the starter gave explicitly (it is handed in for that).
+- *Message handlers*: `register_message_handler(name, handler)` for messages that no BPMN
+  element waits for (e.g. a Telegram button press that claims a task). Consulted only when no
+  instance waits for the message with those correlation values, before message start events;
+  the handler returns the ids of the instances it acted for, or None when the message is not
+  its own. Both run inside the caller's unit of work (flush only, never commit).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.actor import Actor
+
+InitialVariablesProvider = Callable[[Session, dict[str, Any]], dict[str, Any]]
+MessageHandler = Callable[[Session, dict[str, Any], Actor | None], list[str] | None]
+
+_lock = threading.Lock()
+_providers: dict[str, list[InitialVariablesProvider]] = {}
+_handlers: dict[str, list[MessageHandler]] = {}
+
+
+def register_initial_variables(key: str, provider: InitialVariablesProvider) -> Callable[[], None]:
+    """Ask `provider` for variables whenever process `key` starts; returns an unregister."""
+    with _lock:
+        _providers.setdefault(key, []).append(provider)
+
+    def unregister() -> None:
+        with _lock:
+            if provider in _providers.get(key, []):
+                _providers[key].remove(provider)
+
+    return unregister
+
+
+def initial_variables(session: Session, key: str, given: dict[str, Any]) -> dict[str, Any]:
+    """`given` with what the providers of process `key` add (a new dict; `given` untouched)."""
+    with _lock:
+        providers = list(_providers.get(key, []))
+    variables = dict(given)
+    for provider in providers:
+        variables.update(provider(session, dict(variables)))
+    return variables
+
+
+def register_message_handler(name: str, handler: MessageHandler) -> Callable[[], None]:
+    """Let `handler` take message `name` when no BPMN element waits for it; an unregister."""
+    with _lock:
+        _handlers.setdefault(name, []).append(handler)
+
+    def unregister() -> None:
+        with _lock:
+            if handler in _handlers.get(name, []):
+                _handlers[name].remove(handler)
+
+    return unregister
+
+
+def handle_message(
+    session: Session, name: str, payload: dict[str, Any], actor: Actor | None
+) -> list[str] | None:
+    """The instance ids the first handler that takes message `name` acted for, else None."""
+    with _lock:
+        handlers = list(_handlers.get(name, []))
+    for handler in handlers:
+        handled = handler(session, dict(payload), actor)
+        if handled is not None:
+            return handled
+    return None
