@@ -49,6 +49,19 @@ def _group_names(session: Session) -> list[str]:
     return list(session.scalars(select(UserGroup.name).order_by(UserGroup.name)))
 
 
+def _form_page(
+    request: Request,
+    template: str,
+    section: str,
+    status_code: int,
+    context: dict[str, Any],
+    **data: Any,
+) -> Response:
+    """An admin page with a form: `context` is what the caller passed (errors default to none)."""
+    context.setdefault("errors", {})
+    return render(request, template, status_code=status_code, section=section, **data, **context)
+
+
 @router.get("")
 def admin_home() -> RedirectResponse:
     """The users page is the admin's start page."""
@@ -75,18 +88,17 @@ def _user_input(posted: Any, username: str | None = None) -> people.UserInput:
 def _users_page(
     request: Request, session: Session, status_code: int = 200, **context: Any
 ) -> Response:
-    context.setdefault("errors", {})
     context.setdefault("draft", None)
-    return render(
+    return _form_page(
         request,
         "admin/users.html",
-        status_code=status_code,
+        "users",
+        status_code,
+        context,
         users=people.list_users(session),
         roles=sorted(ROLES),
         groups=_group_names(session),
-        section="users",
         now=utcnow(),
-        **context,
     )
 
 
@@ -118,17 +130,16 @@ def _user_page(
         user = people.get_user_or_raise(session, username=username)
     except NotFoundError as exc:
         raise PageError(404, "not_found") from exc
-    context.setdefault("errors", {})
-    return render(
+    return _form_page(
         request,
         "admin/user.html",
-        status_code=status_code,
+        "users",
+        status_code,
+        context,
         profile=user,
         roles=sorted(ROLES),
         groups=_group_names(session),
         locales=LOCALES,
-        section="users",
-        **context,
     )
 
 
@@ -160,14 +171,13 @@ def save_user(
 def _groups_page(
     request: Request, session: Session, status_code: int = 200, **context: Any
 ) -> Response:
-    context.setdefault("errors", {})
-    return render(
+    return _form_page(
         request,
         "admin/groups.html",
-        status_code=status_code,
+        "groups",
+        status_code,
+        context,
         groups=people.group_rows(session),
-        section="groups",
-        **context,
     )
 
 
@@ -223,16 +233,15 @@ def _policy_input(posted: Any) -> queues.PolicyInput:
 def _queues_page(
     request: Request, session: Session, status_code: int = 200, **context: Any
 ) -> Response:
-    context.setdefault("errors", {})
     context.setdefault("draft", None)
-    return render(
+    return _form_page(
         request,
         "admin/queues.html",
-        status_code=status_code,
+        "queues",
+        status_code,
+        context,
         policies=queues.list_policies(session),
         known=queues.known_queues(session),
-        section="queues",
-        **context,
     )
 
 
