@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.db import session_scope
 from engine.settings import Settings
 
 
@@ -69,15 +70,8 @@ def get_session(
     request: Request, _gate: Annotated[None, Depends(_unit_of_work_gate, scope="function")]
 ) -> Iterator[Session]:
     """One unit of work per request: commit after the route succeeds, roll back otherwise."""
-    session = get_session_factory(request)()
-    try:
+    with session_scope(get_session_factory(request)) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a failed commit becomes an error
