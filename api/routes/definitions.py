@@ -125,11 +125,16 @@ def deploy_definitions(
 def validate_definitions(files: Files, settings: SettingsDep, _caller: Deployer) -> ValidationRead:
     """Errors and warnings of the uploaded files, with element ids and lines; stores nothing."""
     uploaded = read_files(files, max_bytes=settings.max_upload_bytes)
+    return validation_report(uploaded, log=logger)
+
+
+def validation_report(uploaded: list[tuple[str, bytes]], *, log: logging.Logger) -> ValidationRead:
+    """Errors and warnings of `uploaded` (also for the analyst modeler); stores nothing."""
     try:
         result = service.validate_files(uploaded)
     except Exception as exc:
         # The contract is "never a 5xx for any input": a parser crash is a validation error.
-        logger.exception("validate_files crashed")
+        log.exception("validate_files crashed")
         issue = DeployIssueRead(file=None, element_id=None, line=None, msg=f"cannot parse: {exc}")
         return ValidationRead(ok=False, errors=[issue])
     return ValidationRead(

@@ -14,10 +14,10 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.deps import SessionDep, SettingsDep
+from api.routes.definitions import validation_report
 from api.schemas.definitions import (
     MAX_VERSION,
     DeployedRead,
-    DeployIssueRead,
     DeployRead,
     ValidationRead,
 )
@@ -120,17 +120,7 @@ def definition_bundle(
 def validate(files: Files, settings: SettingsDep, _user: AnalystApiDep) -> ValidationRead:
     """Errors and warnings of the edited diagram (and its forms), by element; stores nothing."""
     uploaded = read_files(files, max_bytes=settings.max_upload_bytes)
-    try:
-        result = service.validate_files(uploaded)
-    except Exception as exc:  # same promise as the REST endpoint: never a 5xx
-        logger.exception("validate_files crashed")
-        issue = DeployIssueRead(file=None, element_id=None, line=None, msg=f"cannot parse: {exc}")
-        return ValidationRead(ok=False, errors=[issue])
-    return ValidationRead(
-        ok=result.ok,
-        errors=[DeployIssueRead.model_validate(i.as_dict()) for i in result.errors],
-        warnings=[DeployIssueRead.model_validate(i.as_dict()) for i in result.warnings],
-    )
+    return validation_report(uploaded, log=logger)  # same promise as the REST endpoint
 
 
 @router.post("/api/deploy", response_model=DeployRead)
