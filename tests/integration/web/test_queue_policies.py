@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -46,6 +47,20 @@ def _claim(client: TestClient, headers: dict[str, str], task_id: str) -> tuple[i
     return response.status_code, code
 
 
+def _my_queue(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The items of GET /api/tasks?candidate=me for the user of `headers`."""
+    items: list[dict[str, Any]] = client.get(
+        "/api/tasks", params={"candidate": "me"}, headers=headers
+    ).json()["items"]
+    return items
+
+
+def _set_task(session_factory: sessionmaker[Session], task_id: str, **values: Any) -> None:
+    """Write `values` into the task's row, as if time had passed."""
+    with session_scope(session_factory) as session:
+        session.execute(update(HumanTask).where(HumanTask.id == task_id).values(**values))
+
+
 # --- blind ----------------------------------------------------------------------------------
 
 
@@ -61,7 +76,7 @@ def test_blind_queue_hides_fields_in_the_api_until_claimed(
     task_id = start_task(**order())
     maria, ivan = api_token("maria"), api_token("ivan")
 
-    listed = client.get("/api/tasks", params={"candidate": "me"}, headers=maria).json()["items"]
+    listed = _my_queue(client, maria)
     assert [item["data"] for item in listed] == [{"order_number": "A-1042"}]
     one = client.get(f"/api/tasks/{task_id}", headers=maria).json()
     assert one["data"] == {"order_number": "A-1042"}
@@ -162,10 +177,9 @@ def test_cooldown_refuses_and_hides_the_queue_then_lets_go(
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "cooldown_active" and 115 <= error["details"][0]["retry_after"] <= 120
-    assert client.get("/api/tasks", params={"candidate": "me"}, headers=maria).json()["items"] == []
+    assert _my_queue(client, maria) == []
     # Others are not affected.
-    ivan_queue = client.get("/api/tasks", params={"candidate": "me"}, headers=api_token("ivan"))
-    assert [i["id"] for i in ivan_queue.json()["items"]] == [second]
+    assert [i["id"] for i in _my_queue(client, api_token("ivan"))] == [second]
 
     with session_scope(session_factory) as session:  # two minutes later
         session.execute(
@@ -190,14 +204,11 @@ def test_online_only_needs_presence(
     task_id = start_task(**order())
     maria = api_token("maria")
     assert _claim(client, maria, task_id) == (409, "not_online")
-    assert client.get("/api/tasks", params={"candidate": "me"}, headers=maria).json()["items"] == []
+    assert _my_queue(client, maria) == []
 
     with session_scope(session_factory) as session:
         assert queues.heartbeat(session, username="maria", now=utcnow())
-    assert (
-        len(client.get("/api/tasks", params={"candidate": "me"}, headers=maria).json()["items"])
-        == 1
-    )
+    assert len(_my_queue(client, maria)) == 1
     assert _claim(client, maria, task_id) == (200, "")
 
 
@@ -247,21 +258,13 @@ def test_idle_claimed_tasks_return_to_the_queue(
     assert _claim(client, api_token("maria"), idle) == (200, "")
     assert _claim(client, api_token("ivan"), busy) == (200, "")
     now = utcnow()
-    with session_scope(session_factory) as session:
-        session.execute(
-            update(HumanTask)
-            .where(HumanTask.id == idle)
-            .values(
-                claimed_at=now - timedelta(minutes=40), last_activity_at=now - timedelta(minutes=31)
-            )
-        )
-        session.execute(
-            update(HumanTask)
-            .where(HumanTask.id == busy)
-            .values(
-                claimed_at=now - timedelta(minutes=40), last_activity_at=now - timedelta(minutes=5)
-            )
-        )
+    claimed_at = now - timedelta(minutes=40)
+    _set_task(
+        session_factory, idle, claimed_at=claimed_at, last_activity_at=now - timedelta(minutes=31)
+    )
+    _set_task(
+        session_factory, busy, claimed_at=claimed_at, last_activity_at=now - timedelta(minutes=5)
+    )
     with session_scope(session_factory) as session:
         assert queues.return_idle_tasks(session, now) == [idle]
     with session_scope(session_factory) as session:
@@ -287,12 +290,7 @@ def test_opening_the_task_counts_as_activity(
     task_id = start_task(**order())
     maria = browser("maria")
     maria.post(f"/tasks/{task_id}/claim")
-    with session_scope(session_factory) as session:
-        session.execute(
-            update(HumanTask)
-            .where(HumanTask.id == task_id)
-            .values(last_activity_at=utcnow() - timedelta(minutes=31))
-        )
+    _set_task(session_factory, task_id, last_activity_at=utcnow() - timedelta(minutes=31))
     maria.get(f"/tasks/{task_id}")
     with session_scope(session_factory) as session:
         assert queues.return_idle_tasks(session, utcnow()) == []
