@@ -7,18 +7,12 @@ too) or the run's private PostgreSQL database. The tests start process instances
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,41 +24,16 @@ from engine.db import make_engine, make_session_factory, session_scope
 from engine.migrate import upgrade
 from engine.models import Base, HumanTask
 from engine.settings import Settings
+from tests.live_server import ROOT, serve
+from tests.live_server import ensure_bundles as build_bundles
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "integration" / "web" / "fixtures"
-DIST = ROOT / "api" / "web" / "static" / "dist"
-FRONTEND = ROOT / "api" / "web" / "frontend"
 PASSWORD = "inbox password 42"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def ensure_bundles() -> None:
-    """Build the front-end bundles when they are missing or older than their sources."""
-    bundles = [DIST / "htmx.entry.js", DIST / "inbox.entry.js"]
-    newest = max(p.stat().st_mtime for p in FRONTEND.iterdir() if p.is_file())
-    if all(b.exists() and b.stat().st_mtime >= newest for b in bundles):
-        return
-    if not (ROOT / "node_modules" / "htmx.org").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
-    subprocess.run(["npm", "run", "--silent", "build"], cwd=ROOT, check=True)
-
-
-def chromium_available() -> bool:
-    return os.access(CHROMIUM, os.X_OK)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Build the inbox's front-end bundles when they are missing or stale."""
+    build_bundles("htmx.entry.js", "inbox.entry.js", node_module="htmx.org")
 
 
 @dataclass
@@ -138,25 +107,5 @@ def live_server(db: Engine) -> Iterator[LiveServer]:
     factory = make_session_factory(db)
     settings = Settings(env="test", broker_url="", _env_file=None)  # type: ignore[call-arg]
     app = create_app(settings=settings, session_factory=factory)
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="potok-live", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    try:
-        yield LiveServer(url=f"http://127.0.0.1:{port}", factory=factory)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serve(app, timeout_graceful_shutdown=1) as url:
+        yield LiveServer(url=url, factory=factory)

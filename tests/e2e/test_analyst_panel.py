@@ -6,20 +6,13 @@ would, then the deployed XML (and the form files sent along) is checked.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.integration.web_analyst.live import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    LiveServer,
-    ensure_bundles,
-    live_server,
-)
+from tests.integration.web_analyst.live import PASSWORD, LiveServer
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -28,13 +21,9 @@ FULFILMENT = ("order_fulfilment.bpmn", "order-confirm-schema.json", "order-confi
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: `make browser` installs it")
-    ensure_bundles()
-    with live_server(tmp_path_factory.mktemp("panel") / "potok.sqlite3") as live:
-        assert live.deploy(*FULFILMENT).status_code == 201
-        yield live
+def server(analyst_live: LiveServer) -> LiveServer:
+    assert analyst_live.deploy(*FULFILMENT).status_code == 201
+    return analyst_live
 
 
 @pytest.fixture

@@ -14,15 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.web_analyst.live import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    ROOT,
-    LiveServer,
-    ensure_bundles,
-    live_server,
-)
+from tests.integration.web_analyst.live import PASSWORD, LiveServer
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -31,14 +24,10 @@ FULFILMENT = ("order_fulfilment.bpmn", "order-confirm-schema.json", "order-confi
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: `make browser` installs it")
-    ensure_bundles()
-    with live_server(tmp_path_factory.mktemp("shots") / "potok.sqlite3") as live:
-        live.flaky.broken = False
-        assert live.deploy(*FULFILMENT).status_code == 201
-        yield live
+def server(analyst_live: LiveServer) -> LiveServer:
+    analyst_live.flaky.broken = False
+    assert analyst_live.deploy(*FULFILMENT).status_code == 201
+    return analyst_live
 
 
 @pytest.fixture

@@ -10,21 +10,14 @@ One server for the module (uvicorn in a thread, jobs run by a thread after commi
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.integration.web_analyst.live import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    LiveServer,
-    ensure_bundles,
-    live_server,
-)
+from tests.integration.web_analyst.live import PASSWORD, LiveServer
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -33,15 +26,10 @@ Page = Any  # playwright.sync_api.Page
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: `make browser` installs it")
-    ensure_bundles()
-    database = tmp_path_factory.mktemp("analyst") / "potok.sqlite3"
-    with live_server(database) as live:
-        deployed = live.deploy("order_notice.bpmn", "card_payment.bpmn")
-        assert deployed.status_code == 201, deployed.text
-        yield live
+def server(analyst_live: LiveServer) -> LiveServer:
+    deployed = analyst_live.deploy("order_notice.bpmn", "card_payment.bpmn")
+    assert deployed.status_code == 201, deployed.text
+    return analyst_live
 
 
 @pytest.fixture(scope="module")

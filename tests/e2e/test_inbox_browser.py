@@ -23,17 +23,14 @@ from sqlalchemy import Engine, select, update
 from engine.db import session_scope
 from engine.models import HumanTask, InstanceEvent, ProcessInstance, User, utcnow
 from tests.e2e.inbox_live import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
-    ROOT,
     LiveServer,
-    chromium_available,
     clean_postgres,
     ensure_bundles,
     live_server,
     sqlite_engine,
 )
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, chromium_available
 
 pytestmark = pytest.mark.browser
 

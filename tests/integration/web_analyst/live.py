@@ -6,8 +6,6 @@ Used by tests/e2e/test_analyst_*.py (headless Chromium) and handy by hand:
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 import engine.service  # noqa: F401 - every model module, so create_all makes every table
@@ -28,38 +25,16 @@ from engine.jobs import install_job_dispatch, run_job
 from engine.models import Base
 from engine.operators import OPERATORS
 from engine.settings import Settings
+from tests.live_server import ensure_bundles as build_bundles
+from tests.live_server import serve
 
-ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-DIST = ROOT / "api" / "web" / "static" / "dist"
-FRONTEND = ROOT / "api" / "web" / "frontend"
 PASSWORD = "analyst password 42"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def ensure_bundles() -> None:
-    """Build the front-end bundles when they are missing or older than their sources."""
-    bundles = [DIST / "modeler.entry.js", DIST / "viewer.entry.js", DIST / "htmx.entry.js"]
-    sources = [p for p in FRONTEND.iterdir() if p.suffix in (".js", ".css", ".mjs")]
-    newest = max(p.stat().st_mtime for p in sources)
-    if all(b.exists() and b.stat().st_mtime >= newest for b in bundles):
-        return
-    if not (ROOT / "node_modules" / "bpmn-js").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
-    subprocess.run(["npm", "run", "--silent", "build"], cwd=ROOT, check=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Build the analyst's front-end bundles when they are missing or stale."""
+    build_bundles("modeler.entry.js", "viewer.entry.js", "htmx.entry.js", node_module="bpmn-js")
 
 
 # --- operators the scenarios use ------------------------------------------------------------
@@ -175,23 +150,10 @@ def live_server(database: Path) -> Iterator[LiveServer]:
     unregister = register_operators(flaky)
     settings = Settings(env="test", broker_url="", _env_file=None)  # type: ignore[call-arg]
     app = create_app(settings=settings, session_factory=factory)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
     try:
-        live = LiveServer(f"http://127.0.0.1:{port}", factory, flaky, _seed_users(factory))
-        yield live
+        with serve(app) as url:
+            yield LiveServer(url, factory, flaky, _seed_users(factory))
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         unregister()
         uninstall()
         engine.dispose()
