@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,12 @@ def assert_each_effect_once(instance_ids: list[str], per_instance: int) -> None:
     effects = operators.read_effects()
     by_instance = Counter(name.split("_", 1)[0] for name in effects)
     assert by_instance == dict.fromkeys(instance_ids, per_instance)
+
+
+def assert_two_jobs_done_once(factory: sessionmaker[Session], instance_ids: list[str]) -> None:
+    """Both jobs of every effect_flow instance had their effect and completed, once each."""
+    assert_each_effect_once(instance_ids, per_instance=2)
+    assert completions_per_instance(factory, "job_completed") == dict.fromkeys(instance_ids, 2)
 
 
 # --- embedded mode ------------------------------------------------------------------------
@@ -174,6 +181,13 @@ class Processes:
         for process in self.running:
             self.kill(process)
 
+    def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        """`wait_until`, failing with the subprocesses' logs."""
+        try:
+            wait_until(predicate, timeout, what)
+        except AssertionError:
+            raise AssertionError(self.logs()) from None
+
     def logs(self, tail: int | None = 3000) -> str:
         """The subprocesses' output (the last `tail` characters of each)."""
         return "\n".join(
@@ -216,6 +230,16 @@ def client_app(env: dict[str, str]) -> PotokCelery:
     return make_celery(settings, worker_settings)
 
 
+@contextmanager
+def sending_jobs(factory: sessionmaker[Session], env: dict[str, str]) -> Iterator[None]:
+    """Within the block, every committed job is sent to the workers' broker."""
+    uninstall = install_job_dispatch(factory, client_app(env).send_job)
+    try:
+        yield
+    finally:
+        uninstall()
+
+
 @pytest.mark.broker
 def test_worker_killed_mid_job_a_new_worker_finishes_every_instance_once(
     db_engine: Engine,
@@ -230,9 +254,7 @@ def test_worker_killed_mid_job_a_new_worker_finishes_every_instance_once(
     group = processes(env)
     group.beat()
     first = group.worker()
-    app = client_app(env)
-    uninstall = install_job_dispatch(session_factory, app.send_job)
-    try:
+    with sending_jobs(session_factory, env):
         ids = start(session_factory, "effect_flow", 6)
         # Kill the worker (all its processes) while its handlers sleep, before they did
         # their side effect; every call so far was made by the first worker.
@@ -240,15 +262,9 @@ def test_worker_killed_mid_job_a_new_worker_finishes_every_instance_once(
         group.kill(first)
         killed_calls = operators.read_calls()
         group.worker()
-        try:
-            wait_until(all_completed(session_factory, ids), 60, "the second worker")
-        except AssertionError:
-            raise AssertionError(group.logs()) from None
-    finally:
-        uninstall()
+        group.wait_until(all_completed(session_factory, ids), 60, "the second worker")
     assert killed_calls, "the first worker ran no handler before it was killed"
-    assert_each_effect_once(ids, per_instance=2)
-    assert completions_per_instance(session_factory, "job_completed") == dict.fromkeys(ids, 2)
+    assert_two_jobs_done_once(session_factory, ids)
     calls = Counter(key for key, _, _ in operators.read_calls())
     assert any(count > 1 for count in calls.values())  # some job really ran twice
 
@@ -271,10 +287,7 @@ def test_200_timers_fire_once_across_a_worker_restart(
     wait_until(lambda: statuses(session_factory, ids)["completed"] >= 20, 30, "first firings")
     group.kill(first)  # stopped hard while timers are due and claimed
     group.worker()
-    try:
-        wait_until(all_completed(session_factory, ids), 60, "every timer")
-    except AssertionError:
-        raise AssertionError(group.logs()) from None
+    group.wait_until(all_completed(session_factory, ids), 60, "every timer")
     assert completions_per_instance(session_factory, "timer_fired") == dict.fromkeys(ids, 1)
 
 
@@ -295,20 +308,13 @@ def _run_across_broker_restart(
     the broker comes back: every instance must still complete."""
     group.beat()
     group.worker()
-    app = client_app(env)
-    uninstall = install_job_dispatch(factory, app.send_job)
-    try:
+    with sending_jobs(factory, env):
         ids = start(factory, "effect_flow", 8)
         wait_until(lambda: _jobs_done(factory) >= 3, 30, "the first jobs")
         stop_broker()
         ids += start(factory, "effect_flow", 4)  # their doorbells cannot ring
         start_broker()
-        try:
-            wait_until(all_completed(factory, ids), 90, "every instance after the restart")
-        except AssertionError:
-            raise AssertionError(group.logs()) from None
-    finally:
-        uninstall()
+        group.wait_until(all_completed(factory, ids), 90, "every instance after the restart")
     return ids
 
 
@@ -332,8 +338,7 @@ def test_redis_restart_loses_messages_and_the_sweeper_recovers_them(
     # What the restart lost came back through the sweeper ("sweep_jobs … succeeded …: N").
     resent = re.findall(r"potok\.sweep_jobs\[[^]]+\] succeeded in \S+: (\d+)", group.logs(None))
     assert sum(map(int, resent)) > 0
-    assert_each_effect_once(ids, per_instance=2)
-    assert completions_per_instance(session_factory, "job_completed") == dict.fromkeys(ids, 2)
+    assert_two_jobs_done_once(session_factory, ids)
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -359,5 +364,4 @@ def test_rabbitmq_restart_mid_run_loses_nothing(
         lambda: _rabbitmqctl("stop_app"),
         lambda: _rabbitmqctl("start_app"),
     )
-    assert_each_effect_once(ids, per_instance=2)
-    assert completions_per_instance(session_factory, "job_completed") == dict.fromkeys(ids, 2)
+    assert_two_jobs_done_once(session_factory, ids)
