@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -62,6 +63,26 @@ def _form_page(
     return render(request, template, status_code=status_code, section=section, **data, **context)
 
 
+def _save(
+    request: Request,
+    session: Session,
+    change: Callable[[], object],
+    refused: Callable[[PotokError], Response],
+    saved: tuple[str, str],
+    location: str,
+) -> Response:
+    """Make `change` in a savepoint: on success flash `saved` (code, name) and go to
+    `location`; a refusal rolls back to the savepoint and answers `refused(exc)`."""
+    try:
+        with session.begin_nested():
+            change()
+    except PotokError as exc:
+        return refused(exc)
+    code, name = saved
+    flash(request, code, name=name)
+    return RedirectResponse(location, status_code=303)
+
+
 @router.get("")
 def admin_home() -> RedirectResponse:
     """The users page is the admin's start page."""
@@ -114,13 +135,14 @@ def create_user(
 ) -> Response:
     """Add a user."""
     data = _user_input(posted)
-    try:
-        with session.begin_nested():
-            people.add_user(session, data=data)
-    except PotokError as exc:
-        return _users_page(request, session, 422, errors=_errors(exc), draft=data)
-    flash(request, "user_saved", name=data.username)
-    return RedirectResponse("/admin/users", status_code=303)
+    return _save(
+        request,
+        session,
+        lambda: people.add_user(session, data=data),
+        lambda exc: _users_page(request, session, 422, errors=_errors(exc), draft=data),
+        ("user_saved", data.username),
+        "/admin/users",
+    )
 
 
 def _user_page(
@@ -193,13 +215,14 @@ def save_group(
 ) -> Response:
     """Create a group or change its title."""
     name = _text(posted, "name", 100)
-    try:
-        with session.begin_nested():
-            people.save_group(session, name=name, title=_text(posted, "title"))
-    except PotokError as exc:
-        return _groups_page(request, session, 422, errors=_errors(exc))
-    flash(request, "group_saved", name=name)
-    return RedirectResponse("/admin/groups", status_code=303)
+    return _save(
+        request,
+        session,
+        lambda: people.save_group(session, name=name, title=_text(posted, "title")),
+        lambda exc: _groups_page(request, session, 422, errors=_errors(exc)),
+        ("group_saved", name),
+        "/admin/groups",
+    )
 
 
 @router.get("/roles")
@@ -260,13 +283,14 @@ def save_policy(
 ) -> Response:
     """Create or change the policy of one queue."""
     data = _policy_input(posted)
-    try:
-        with session.begin_nested():
-            queues.save_policy(session, data=data, actor=admin.actor)
-    except PotokError as exc:
-        return _queues_page(request, session, 422, errors=_errors(exc), draft=data)
-    flash(request, "policy_saved", name=data.name)
-    return RedirectResponse("/admin/queues", status_code=303)
+    return _save(
+        request,
+        session,
+        lambda: queues.save_policy(session, data=data, actor=admin.actor),
+        lambda exc: _queues_page(request, session, 422, errors=_errors(exc), draft=data),
+        ("policy_saved", data.name),
+        "/admin/queues",
+    )
 
 
 @router.post("/queues/{name}/delete")
