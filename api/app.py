@@ -120,6 +120,14 @@ def create_app(
     app.include_router(hooks.router)  # /hooks/*: vendors' webhooks, verified their own way
     if settings.env != "production":
         _mount_sandboxes(app, settings, session_factory)
+    from api.web.directories_admin import install_directories
+
+    # The directories' admin pages and reports (/admin/directories, /api/reports/*).
+    install_directories(app, api_prefix=API_PREFIX, responses=AUTH_ERRORS)
+    if settings.env != "production":
+        from api.web.demo.routes import router as demo_router
+
+        app.include_router(demo_router, include_in_schema=False)  # the customer simulator
     from api.web import install_web
 
     install_web(app)  # the task inbox and admin pages, with their session cookie

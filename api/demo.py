@@ -1,4 +1,6 @@
-"""Demo data for `make run`: one user per role, the shipped processes. Development only."""
+"""Demo data for `make run`: one user per role, the shipped processes, the shop's directories
+(cities, loss reasons, budgets, products…) and the local doubles subscribed to our hooks.
+Development only."""
 
 from __future__ import annotations
 
@@ -35,9 +37,13 @@ DEMO_USERS = (
 
 
 def load_demo(session: Session, *, settings: Settings) -> tuple[list[str], DeployOutcome]:
-    """Create the demo users that are missing and deploy every file in settings.bpmn_dir."""
+    """Create the demo users that are missing, deploy every file in settings.bpmn_dir, fill
+    the empty directories and prepare the local doubles (webhooks, the product catalog)."""
     if settings.env == "production":
         raise PermissionDenied("demo data is never loaded into a production database")
+    from api.web.demo.data import load_demo_directories, prepare_doubles_for
+
+    stock_rows = prepare_doubles_for(session, settings)  # before this session writes anything
     created = []
     for user in DEMO_USERS:
         if get_user(session, username=user.username) is None:
@@ -51,4 +57,5 @@ def load_demo(session: Session, *, settings: Settings) -> tuple[list[str], Deplo
             )
             created.append(user.username)
     outcome = deploy_directory(session, directory=settings.bpmn_dir, deployed_by="demo")
+    load_demo_directories(session, stock_rows=stock_rows)
     return created, outcome

@@ -12,24 +12,32 @@
   instance waits for the message with those correlation values, before message start events;
   the handler returns the ids of the instances it acted for, or None when the message is not
   its own. Both run inside the caller's unit of work (flush only, never commit).
+- *Periodic duties*: `register_periodic(name, duty)`; the workers' beat runs every registered
+  duty every few seconds (`run_periodic`), each with the session factory, in the process that
+  imported the registering module (the workers import `handlers`). A duty opens its own units
+  of work and must be safe to run concurrently with itself.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine.actor import Actor
 
 InitialVariablesProvider = Callable[[Session, dict[str, Any]], dict[str, Any]]
 MessageHandler = Callable[[Session, dict[str, Any], Actor | None], list[str] | None]
+PeriodicDuty = Callable[[sessionmaker[Session]], Any]
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _providers: dict[str, list[InitialVariablesProvider]] = {}
 _handlers: dict[str, list[MessageHandler]] = {}
+_periodic: dict[str, PeriodicDuty] = {}
 
 
 def register_initial_variables(key: str, provider: InitialVariablesProvider) -> Callable[[], None]:
@@ -79,3 +87,32 @@ def handle_message(
         if handled is not None:
             return handled
     return None
+
+
+def register_periodic(name: str, duty: PeriodicDuty) -> Callable[[], None]:
+    """Have the beat run `duty(session_factory)` every few seconds; returns an unregister."""
+    with _lock:
+        _periodic[name] = duty
+
+    def unregister() -> None:
+        with _lock:
+            if _periodic.get(name) is duty:
+                del _periodic[name]
+
+    return unregister
+
+
+def run_periodic(factory: sessionmaker[Session]) -> dict[str, str]:
+    """Run every registered duty once; {name: "ok" | "failed: <why>"} (one failing does not
+    stop the others)."""
+    with _lock:
+        duties = dict(_periodic)
+    outcomes: dict[str, str] = {}
+    for name, duty in sorted(duties.items()):
+        try:
+            duty(factory)
+            outcomes[name] = "ok"
+        except Exception as exc:
+            log.warning("periodic duty %s failed: %s", name, exc, exc_info=True)
+            outcomes[name] = f"failed: {exc}"
+    return outcomes

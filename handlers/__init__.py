@@ -17,6 +17,7 @@ from handlers import (  # noqa: F401  (imported for their @operator registration
     notify,
     payments,
     routing,
+    telegram_offers,
     warehouse,
 )
 

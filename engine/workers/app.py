@@ -31,6 +31,7 @@ from engine.workers.tasks import (
     FIRE_TIMERS,
     RETURN_IDLE_TASKS,
     RUN_JOB,
+    RUN_PERIODIC,
     SWEEP_JOBS,
     register_tasks,
 )
@@ -111,6 +112,8 @@ def beat_schedule(worker_settings: WorkerSettings) -> dict[str, Any]:
         "potok-deliver-outbox": every(worker_settings.outbox_interval_seconds, DELIVER_OUTBOX),
         # The queues' return-to-queue rule counts in minutes; checking every 30 s is plenty.
         "potok-return-idle-tasks": every(30.0, RETURN_IDLE_TASKS),
+        # Duties registered by other packages (engine.extensions), e.g. Telegram order offers.
+        "potok-periodic": every(worker_settings.outbox_interval_seconds * 2, RUN_PERIODIC),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from engine import jobs, outbox, queues, timers
+from engine import extensions, jobs, outbox, queues, timers
 from engine.db import session_scope
 from engine.models import utcnow
 
@@ -19,6 +19,7 @@ FIRE_TIMERS = "potok.fire_timers"
 RETURN_IDLE_TASKS = "potok.return_idle_tasks"
 SWEEP_JOBS = "potok.sweep_jobs"
 DELIVER_OUTBOX = "potok.deliver_outbox"
+RUN_PERIODIC = "potok.run_periodic"
 
 
 def _send_later(app: PotokCelery, job_id: int, countdown: float) -> None:
@@ -86,6 +87,12 @@ def return_idle_tasks(app: PotokCelery) -> int:
         return len(queues.return_idle_tasks(session))
 
 
+def run_periodic(app: PotokCelery) -> int:
+    """Run the periodic duties other packages registered (engine.extensions)."""
+    outcomes = extensions.run_periodic(app.session_factory())
+    return sum(outcome == "ok" for outcome in outcomes.values())
+
+
 def register_tasks(app: PotokCelery) -> None:
     """Register potok's tasks on `app` under stable names."""
 
@@ -108,3 +115,7 @@ def register_tasks(app: PotokCelery) -> None:
     @app.task(name=DELIVER_OUTBOX, shared=False)  # type: ignore[untyped-decorator]
     def deliver_outbox_task() -> int:
         return deliver_outbox(app)
+
+    @app.task(name=RUN_PERIODIC, shared=False)  # type: ignore[untyped-decorator]
+    def run_periodic_task() -> int:
+        return run_periodic(app)

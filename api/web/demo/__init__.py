@@ -1,0 +1,1 @@
+"""The demo: the shop's demo data (`data`) and the customer simulator at /demo (`routes`)."""
