@@ -223,6 +223,21 @@ def processes(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Processes]]
         group.stop_all()
 
 
+Workers = Callable[..., Processes]
+
+
+@pytest.fixture
+def workers(
+    db_engine: Engine, effects: Path, processes: Callable[[dict[str, str]], Processes]
+) -> Workers:
+    """`workers(broker_url, **extra_env)`: a process group on this test's database."""
+
+    def make(broker: str, **extra: str) -> Processes:
+        return processes(subprocess_env(database_url(db_engine), broker, effects, **extra))
+
+    return make
+
+
 def client_app(env: dict[str, str]) -> PotokCelery:
     """The sending side (what the web process has), configured like the workers."""
     settings = Settings(database_url=env["POTOK_DATABASE_URL"], broker_url=env["POTOK_BROKER_URL"])
@@ -242,19 +257,13 @@ def sending_jobs(factory: sessionmaker[Session], env: dict[str, str]) -> Iterato
 
 @pytest.mark.broker
 def test_worker_killed_mid_job_a_new_worker_finishes_every_instance_once(
-    db_engine: Engine,
-    session_factory: sessionmaker[Session],
-    deploy: Deploy,
-    effects: Path,
-    redis_url: str,
-    processes: Callable[[dict[str, str]], Processes],
+    session_factory: sessionmaker[Session], deploy: Deploy, redis_url: str, workers: Workers
 ) -> None:
     deploy("effect_flow.bpmn")
-    env = subprocess_env(database_url(db_engine), redis_url, effects, POTOK_TEST_EFFECT_SLEEP="1.0")
-    group = processes(env)
+    group = workers(redis_url, POTOK_TEST_EFFECT_SLEEP="1.0")
     group.beat()
     first = group.worker()
-    with sending_jobs(session_factory, env):
+    with sending_jobs(session_factory, group.env):
         ids = start(session_factory, "effect_flow", 6)
         # Kill the worker (all its processes) while its handlers sleep, before they did
         # their side effect; every call so far was made by the first worker.
@@ -271,16 +280,10 @@ def test_worker_killed_mid_job_a_new_worker_finishes_every_instance_once(
 
 @pytest.mark.broker
 def test_200_timers_fire_once_across_a_worker_restart(
-    db_engine: Engine,
-    session_factory: sessionmaker[Session],
-    deploy: Deploy,
-    effects: Path,
-    amqp_url: str,
-    processes: Callable[[dict[str, str]], Processes],
+    session_factory: sessionmaker[Session], deploy: Deploy, amqp_url: str, workers: Workers
 ) -> None:
     deploy("timers.bpmn")
-    env = subprocess_env(database_url(db_engine), amqp_url, effects, POTOK_TIMER_BATCH="10")
-    group = processes(env)
+    group = workers(amqp_url, POTOK_TIMER_BATCH="10")
     ids = start(session_factory, "timer_wait", 200)
     group.beat()
     first = group.worker()
@@ -300,7 +303,6 @@ def _jobs_done(factory: sessionmaker[Session]) -> int:
 def _run_across_broker_restart(
     factory: sessionmaker[Session],
     group: Processes,
-    env: dict[str, str],
     stop_broker: Callable[[], None],
     start_broker: Callable[[], None],
 ) -> list[str]:
@@ -308,7 +310,7 @@ def _run_across_broker_restart(
     the broker comes back: every instance must still complete."""
     group.beat()
     group.worker()
-    with sending_jobs(factory, env):
+    with sending_jobs(factory, group.env):
         ids = start(factory, "effect_flow", 8)
         wait_until(lambda: _jobs_done(factory) >= 3, 30, "the first jobs")
         stop_broker()
@@ -321,20 +323,15 @@ def _run_across_broker_restart(
 @pytest.mark.broker
 @pytest.mark.parametrize("db_engine", ["postgres"], indirect=True)
 def test_redis_restart_loses_messages_and_the_sweeper_recovers_them(
-    db_engine: Engine,
     session_factory: sessionmaker[Session],
     deploy: Deploy,
-    effects: Path,
     redis_server: RedisServer,
     redis_url: str,
-    processes: Callable[[dict[str, str]], Processes],
+    workers: Workers,
 ) -> None:
     deploy("effect_flow.bpmn")
-    env = subprocess_env(database_url(db_engine), redis_url, effects, POTOK_TEST_EFFECT_SLEEP="0.3")
-    group = processes(env)
-    ids = _run_across_broker_restart(
-        session_factory, group, env, redis_server.stop, redis_server.start
-    )
+    group = workers(redis_url, POTOK_TEST_EFFECT_SLEEP="0.3")
+    ids = _run_across_broker_restart(session_factory, group, redis_server.stop, redis_server.start)
     # What the restart lost came back through the sweeper ("sweep_jobs … succeeded …: N").
     resent = re.findall(r"potok\.sweep_jobs\[[^]]+\] succeeded in \S+: (\d+)", group.logs(None))
     assert sum(map(int, resent)) > 0
@@ -348,19 +345,12 @@ def _rabbitmqctl(*args: str) -> None:
 @pytest.mark.broker
 @pytest.mark.parametrize("db_engine", ["sqlite"], indirect=True)
 def test_rabbitmq_restart_mid_run_loses_nothing(
-    db_engine: Engine,
-    session_factory: sessionmaker[Session],
-    deploy: Deploy,
-    effects: Path,
-    amqp_url: str,
-    processes: Callable[[dict[str, str]], Processes],
+    session_factory: sessionmaker[Session], deploy: Deploy, amqp_url: str, workers: Workers
 ) -> None:
     deploy("effect_flow.bpmn")
-    env = subprocess_env(database_url(db_engine), amqp_url, effects, POTOK_TEST_EFFECT_SLEEP="0.3")
     ids = _run_across_broker_restart(
         session_factory,
-        processes(env),
-        env,
+        workers(amqp_url, POTOK_TEST_EFFECT_SLEEP="0.3"),
         lambda: _rabbitmqctl("stop_app"),
         lambda: _rabbitmqctl("start_app"),
     )
