@@ -152,7 +152,7 @@ def _eligible(session: Session, task: HumanTask, now: datetime) -> list[User]:
     for user in users:
         if not user.telegram_chat_id:
             continue
-        actor = _actor(user)
+        actor = _as_actor(user)
         if actor.is_admin or not actor.may_take(list(task.candidate_groups or [])):
             continue  # supervisors use the inbox; offers go to the queue's people
         if policy is not None and policy.online_only and not queues.is_online(user, now):
@@ -169,7 +169,7 @@ def _eligible(session: Session, task: HumanTask, now: datetime) -> list[User]:
     return eligible
 
 
-def _actor(user: User) -> Actor:
+def _as_actor(user: User) -> Actor:
     return Actor(user.username, groups=frozenset(user.groups), roles=frozenset(user.roles))
 
 
@@ -269,7 +269,7 @@ class OfferRefused(NotFoundError):
     code = "no_matching_subscription"
 
 
-def take_by_button(session: Session, payload: dict[str, Any], _actor: Any) -> list[str] | None:
+def take_by_button(session: Session, payload: dict[str, Any], _by: Any) -> list[str] | None:
     """`button_pressed` with callback_data "take:<task id>" from the managers' bot: claim."""
     data = str(payload.get("callback_data") or "")
     if not data.startswith(CALLBACK_PREFIX) or str(payload.get("bot") or BOT) != BOT:
@@ -283,7 +283,7 @@ def take_by_button(session: Session, payload: dict[str, Any], _actor: Any) -> li
         raise OfferRefused(f"no manager has Telegram id {telegram_user!r}")
     try:
         with session.begin_nested():
-            task = claim_task(session, task_id=task_id, actor=_actor(user))
+            task = claim_task(session, task_id=task_id, actor=_as_actor(user))
     except PotokError as exc:
         log.info("offer of task %s refused to %s: %s", task_id, user.username, exc.code)
         raise OfferRefused(f"{user.username} does not get task {task_id}: {exc.code}") from exc

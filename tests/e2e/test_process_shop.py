@@ -18,11 +18,13 @@ modules import the fixtures by their function names (`shop_fixture`, `shop_port_
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +56,7 @@ from handlers.ledger import LoyaltyLedger
 from handlers.settings import HandlerSettings, point_at_sandbox, sandbox_root
 from handlers.telegram_offers import dispatch_tick
 
+CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 CUSTOMERS_BOT = SANDBOX_BOTS["customers"][0].split(":", 1)[0]
 MANAGERS_BOT = SANDBOX_BOTS["managers"][0].split(":", 1)[0]
 
@@ -157,6 +160,26 @@ class Shop:
         assert sent["delivery"]["status_code"] == 200, sent
         self.run_jobs()
         return sent
+
+    @contextmanager
+    def web(self, username: str) -> Iterator[httpx.Client]:
+        """A signed-in browser session of `username` (cookie + CSRF header), for the pages."""
+        with httpx.Client(base_url=self.root, timeout=30) as client:
+            page = client.get("/login")
+            token = CSRF.search(page.text)
+            assert token, page.text[:300]
+            form = {"username": username, "password": DEMO_PASSWORD, "csrf_token": token.group(1)}
+            assert client.post("/login", data=form).status_code == 303
+            token = CSRF.search(client.get("/me").text)
+            assert token
+            client.headers["X-CSRF-Token"] = token.group(1)
+            yield client
+
+    def online(self, username: str, online: bool = True) -> None:
+        """The manager flips the switch on their page (/me)."""
+        with self.web(username) as browser:
+            answer = browser.post("/me/online", data={"online": "1" if online else "0"})
+            assert answer.status_code == 303, answer.text
 
     # --- what the doubles hold ----------------------------------------------------------
     def records(self, system: str, kind: str) -> list[dict[str, Any]]:
