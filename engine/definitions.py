@@ -49,6 +49,56 @@ def parsed_definition(definition: ProcessDefinition) -> ParsedProcess:
     return SPEC_CACHE.get_or_parse(definition.content_hash, definition.resources, definition.key)
 
 
+@dataclass(frozen=True)
+class DefinitionRef:
+    """The few columns a unit of work needs to find a definition's cached spec."""
+
+    id: int
+    key: str
+    version: int
+    content_hash: str
+
+
+_REF_COLUMNS = (
+    ProcessDefinition.id,
+    ProcessDefinition.key,
+    ProcessDefinition.version,
+    ProcessDefinition.content_hash,
+)
+
+
+def definition_ref(session: Session, *, key: str, version: int | None = None) -> DefinitionRef:
+    """The given (or latest) version of `key` as a DefinitionRef, or NotFoundError.
+
+    A plain column query: loading the ORM entity cost more than running the workflow.
+    """
+    stmt = select(*_REF_COLUMNS).where(ProcessDefinition.key == key)
+    if version is not None:
+        stmt = stmt.where(ProcessDefinition.version == version)
+    row = session.execute(stmt.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+    if row is None:
+        suffix = f" version {version}" if version is not None else ""
+        raise NotFoundError(f"process definition '{key}'{suffix} not found")
+    return DefinitionRef(*row)
+
+
+def definition_ref_by_id(session: Session, definition_id: int) -> DefinitionRef:
+    """The DefinitionRef of a stored definition id (guaranteed by the instance's foreign key)."""
+    row = session.execute(select(*_REF_COLUMNS).where(ProcessDefinition.id == definition_id)).one()
+    return DefinitionRef(*row)
+
+
+def parsed_ref(session: Session, ref: DefinitionRef) -> ParsedProcess:
+    """The parsed spec of `ref`; its stored resources are read only on a cache miss."""
+    cached = SPEC_CACHE.get(ref.content_hash, ref.key)
+    if cached is not None:
+        return cached
+    resources = session.scalar(
+        select(ProcessDefinition.resources).where(ProcessDefinition.id == ref.id)
+    )
+    return SPEC_CACHE.get_or_parse(ref.content_hash, resources or {}, ref.key)
+
+
 def latest_definition(session: Session, key: str) -> ProcessDefinition | None:
     """The highest version of `key` (its XML and resources load only when touched)."""
     stmt = (

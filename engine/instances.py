@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import projections
 from engine.actor import Actor
-from engine.definitions import get_definition_or_raise, parsed_definition
+from engine.definitions import definition_ref, definition_ref_by_id, parsed_ref
 from engine.errors import InstanceFinished, NotFoundError
 from engine.extensions import initial_variables
 from engine.models import (
@@ -76,9 +76,7 @@ def open_unit_of_work(session: Session, instance_id: str) -> UnitOfWork:
     instance = lock_instance(session, instance_id)
     if instance.status in FINISHED_STATUSES:
         raise InstanceFinished(f"process instance '{instance_id}' is {instance.status}")
-    definition = session.get(ProcessDefinition, instance.definition_id)
-    assert definition is not None  # guaranteed by the foreign key
-    process = parsed_definition(definition)
+    process = parsed_ref(session, definition_ref_by_id(session, instance.definition_id))
     workflow = load_state(instance.state, process.dialect, process.spec, process.subprocess_specs)
     workflow.script_engine = make_script_engine()
     return UnitOfWork(session, instance, process, workflow, take_snapshot(workflow))
@@ -229,10 +227,10 @@ def start_instance(
     (`engine.extensions`) unless `initial` is False (a message start applies them to the
     message's payload instead).
     """
-    definition = get_definition_or_raise(session, key=key, version=version)
+    definition = definition_ref(session, key=key, version=version)
     if initial:
         variables = initial_variables(session, definition.key, variables or {})
-    process = parsed_definition(definition)
+    process = parsed_ref(session, definition)
     workflow = BpmnWorkflow(
         process.spec, process.subprocess_specs, script_engine=make_script_engine()
     )
