@@ -130,13 +130,24 @@ class Shop:
         return found[0]
 
     def complete(
-        self, user: str, task: dict[str, Any], status: int = 200, **data: Any
+        self, user: str, task: dict[str, Any], status: int = 200, run: bool = True, **data: Any
     ) -> httpx.Response:
+        """Complete a task over REST (expecting `status`), then run the jobs it made."""
         body = {"data": {**task["data"], **data}}
         answer = self.api(user, "POST", f"/tasks/{task['id']}/complete", json=body)
         assert answer.status_code == status, answer.text
-        self.run_jobs()
+        if run:
+            self.run_jobs()
         return answer
+
+    def start(self, user: str, key: str, **variables: Any) -> str:
+        """Start an instance over REST; its id (the jobs it made have run)."""
+        answer = self.api(
+            user, "POST", f"/processes/{key}/instances", json={"variables": variables}
+        )
+        assert answer.status_code == 201, answer.text
+        self.run_jobs()
+        return str(answer.json()["id"])
 
     def instance(self, instance_id: str, user: str = "admin") -> dict[str, Any]:
         answer = self.api(user, "GET", f"/instances/{instance_id}")
