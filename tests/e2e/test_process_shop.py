@@ -212,11 +212,13 @@ class Shop:
         """Run every job sent so far (and those they create) with the real job runner."""
         outcomes = []
         deadline = time.monotonic() + 60
-        while self.sent:
+        while True:
             assert time.monotonic() < deadline, "jobs keep coming"
-            outcome = run_job(self.factory, self.sent.pop(0))
-            outcomes.append(outcome.status)
-        return outcomes
+            try:
+                job_id = self.sent.pop(0)  # atomic: a background worker may take some too
+            except IndexError:
+                return outcomes
+            outcomes.append(run_job(self.factory, job_id).status)
 
     def fire(self, after: timedelta) -> int:
         """Fire every timer due within `after` from now (time moves; nobody sleeps)."""
@@ -231,6 +233,33 @@ class Shop:
         else:
             run_periodic(self.factory)
         deliver_outbox(self.factory)
+
+    @contextmanager
+    def worker(self, every: float = 0.1) -> Iterator[None]:
+        """An embedded worker in a thread while the block runs (a person acts in a browser):
+        jobs, due timers, the periodic duties and the outbox, like `make run`'s worker."""
+        stop = threading.Event()
+        failures: list[BaseException] = []
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    self.run_jobs()
+                    fire_due_timers(self.factory)
+                    self.beat()
+                except BaseException as exc:  # reported when the block ends
+                    failures.append(exc)
+                    return
+                stop.wait(every)
+
+        thread = threading.Thread(target=loop, name="shop-worker", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        assert not failures, failures
 
     def return_idle(self, after: timedelta) -> list[str]:
         """The beat's return-to-queue duty, at now + after."""

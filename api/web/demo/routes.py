@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -192,5 +193,8 @@ def feed(request: Request, channel: str = "", contact: str = "", phone: str = ""
         if wanted and _digits(data.get("phone")) == wanted
     ]
     for item in [*messages, *sms]:
-        item["at"] = item["at"].isoformat() if item.get("at") else None
+        at = item.get("at")
+        if isinstance(at, datetime) and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)  # SQLite hands the doubles' UTC times back naive
+        item["at"] = at.isoformat() if isinstance(at, datetime) else None
     return {"messages": messages, "sms": sms}
