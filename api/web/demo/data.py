@@ -10,9 +10,11 @@ their real HTTP API, through a transport that hands each request to the mounted 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,55 +36,10 @@ from engine.settings import Settings
 from handlers.clients import Clients
 from handlers.settings import HandlerSettings, point_at_sandbox, sandbox_root
 
-# The managers' Telegram chats with the orders bot (the demo's "phones").
-TELEGRAM_CHATS = {"maria": "1001", "ivan": "1002", "boss": "1003"}
-CITIES = (
-    ("Новосибирск", "ул. Ленина, 1, пункт выдачи «Газель-маркет»", "ivan"),
-    ("Москва", "ул. Тверская, 7, магазин на первом этаже", "maria"),
-    ("Екатеринбург", "ул. Малышева, 5", "maria"),
-)
-FALLBACK_MANAGER = "boss"
-LOSS_REASONS = (
-    "Дорого",
-    "Нет в наличии",
-    "Долгая доставка",
-    "Купил в другом месте",
-    "Не выходит на связь",
-    "Спам",
-)
-DELIVERY_RULES = (
-    ("courier", "Курьер магазина", 2, 5),
-    ("cdek", "СДЭК", 1, 7),
-    ("russian_post", "Почта России", 3, 14),
-    ("pickup", "Самовывоз", 0, 1),
-)
-EXPENSE_ARTICLES = (
-    ("Реклама", "Маркетинг", 100_000),
-    ("Лицензии ПО", "Маркетинг", 80_000),
-    ("Упаковка", "Склад", 50_000),
-    ("Аренда склада", "Склад", 120_000),
-    ("Канцтовары", "Офис", 15_000),
-)
-GROUP_PLANS = {"Маркетинг": 150_000, "Склад": 160_000, "Офис": 15_000}
-PRODUCT_GROUPS = [
-    {
-        "group": "Кузов",
-        "keywords": ["бампер", "капот", "крыло", "дверь", "фара"],
-        "call_script": "Уточните марку, модель и год, цвет кузова и нужна ли покраска.",
-    },
-    {
-        "group": "Тормоза",
-        "keywords": ["колодк", "диск", "суппорт"],
-        "call_script": "Уточните VIN, ось (перед/зад) и нужен ли монтаж.",
-    },
-]
-# Auto parts in the MoySklad double: code = the SKU deals use, prices in kopecks.
-CATALOG = (
-    ("0b4f3b26-0000-4000-8000-000000000301", "GZ-101", "Бампер передний ГАЗель Next", 749000, 8),
-    ("0b4f3b26-0000-4000-8000-000000000302", "GZ-550", "Клипса крепления бампера", 5000, 200),
-    ("0b4f3b26-0000-4000-8000-000000000303", "BOSCH-0986", "Колодки тормозные BOSCH", 649500, 12),
-    ("0b4f3b26-0000-4000-8000-000000000304", "GZ-330", "Фара левая ГАЗель Бизнес", 539000, 3),
-)
+# What the demo shop holds (cities, loss reasons, delivery rules, expense articles with their
+# monthly plans in rubles, product groups with call scripts, the MoySklad double's catalog with
+# prices in kopecks, the managers' chats with the orders bot): data, kept out of the code.
+SHOP: dict[str, Any] = json.loads((Path(__file__).with_name("shop.json")).read_text("utf-8"))
 ORDER_QUEUE_POLICY = queues.PolicyInput(
     name=directories.ORDER_QUEUE,
     blind=True,
@@ -143,10 +100,7 @@ def prepare_doubles(settings: Settings, factory: sessionmaker[Session]) -> list[
     Runs in sessions of its own: call it before the demo's unit of work writes anything
     (SQLite has one writer)."""
     public = sandbox_root(settings).removesuffix("/sandbox")
-    products: list[dict[str, Any]] = [
-        {"id": pid, "code": code, "article": code, "name": name, "salePrice": price, "stock": stock}
-        for pid, code, name, price, stock in CATALOG
-    ]
+    products: list[dict[str, Any]] = SHOP["catalog"]
     with local_doubles(settings, factory) as clients:
         register_webhooks(public, clients, get_hook_settings())
         store = SandboxStore(factory)
@@ -163,41 +117,35 @@ def load_demo_directories(
 ) -> dict[str, int]:
     """Fill the directories that are still empty; {directory: rows added}."""
     added: dict[str, int] = {}
-    for username, chat in TELEGRAM_CHATS.items():
+    for username, chat in SHOP["telegram_chats"].items():
         user = session.scalar(select(User).where(User.username == username))
         if user is not None and not user.telegram_chat_id:
             user.telegram_chat_id = chat
     if not directories.list_cities(session):
-        for name, address, manager in CITIES:
-            directories.save_city(session, name=name, pickup_address=address, manager=manager)
-        added["cities"] = len(CITIES)
+        for city in SHOP["cities"]:
+            directories.save_city(session, **city)
+        added["cities"] = len(SHOP["cities"])
     if not directories.is_set(session, "fallback_manager"):
-        directories.set_setting(session, "fallback_manager", FALLBACK_MANAGER, actor="demo")
+        directories.set_setting(session, "fallback_manager", SHOP["fallback_manager"], actor="demo")
     if not directories.is_set(session, "product_groups"):
-        directories.set_setting(session, "product_groups", PRODUCT_GROUPS, actor="demo")
+        directories.set_setting(session, "product_groups", SHOP["product_groups"], actor="demo")
     if not directories.list_loss_reasons(session):
-        for position, reason in enumerate(LOSS_REASONS, start=1):
+        for position, reason in enumerate(SHOP["loss_reasons"], start=1):
             directories.save_loss_reason(session, name=reason, position=position)
-        added["loss_reasons"] = len(LOSS_REASONS)
+        added["loss_reasons"] = len(SHOP["loss_reasons"])
     if not directories.list_delivery_rules(session):
-        for carrier, title, first, window in DELIVERY_RULES:
-            directories.save_delivery_rule(
-                session, carrier=carrier, title=title, min_days=first, window_days=window
-            )
-        added["delivery_rules"] = len(DELIVERY_RULES)
+        for rule in SHOP["delivery_rules"]:
+            directories.save_delivery_rule(session, **rule)
+        added["delivery_rules"] = len(SHOP["delivery_rules"])
     if not directories.list_articles(session):
-        for article, group, plan in EXPENSE_ARTICLES:
-            directories.save_article(session, name=article, group=group)
-            for month in demo_months():
-                directories.set_plan(
-                    session, month=month, kind="article", name=article, plan=plan * 100
-                )
-        for group, plan in GROUP_PLANS.items():
-            for month in demo_months():
-                directories.set_plan(
-                    session, month=month, kind="group", name=group, plan=plan * 100
-                )
-        added["expense_articles"] = len(EXPENSE_ARTICLES)
+        plans = [("article", a["article"], a["plan"]) for a in SHOP["expense_articles"]]
+        plans += [("group", group, plan) for group, plan in SHOP["group_plans"].items()]
+        for article in SHOP["expense_articles"]:
+            directories.save_article(session, name=article["article"], group=article["group"])
+        for month in demo_months():
+            for kind, name, rubles in plans:
+                directories.set_plan(session, month=month, kind=kind, name=name, plan=rubles * 100)
+        added["expense_articles"] = len(SHOP["expense_articles"])
     for policy in (ORDER_QUEUE_POLICY, OPERATOR_QUEUE_POLICY):
         if queues.get_policy(session, name=policy.name) is None:
             queues.save_policy(session, data=policy, actor=SYSTEM_ACTOR)

@@ -80,7 +80,7 @@ def say(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONRespon
     channel = str(body.get("channel") or "")
     contact = str(body.get("contact") or "").strip()[:64]
     text = str(body.get("text") or "").strip()[:MAX_TEXT]
-    name = str(body.get("name") or "Покупатель").strip()[:100]
+    name = str(body.get("name") or contact).strip()[:100]
     if channel not in CHANNELS or not contact or not text:
         return JSONResponse({"ok": False, "error": "channel, contact and text"}, status_code=422)
     root = str(request.base_url).rstrip("/")

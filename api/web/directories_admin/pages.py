@@ -33,22 +33,23 @@ from handlers.clients import current_clients
 router = APIRouter(prefix="/admin/directories")
 MAX_UPLOAD = 2 * 1024 * 1024
 
+# The tabs, in order (their titles, like every text of these pages, are in the templates:
+# directories/_texts.html).
 TABS = (
-    ("settings", "/admin/directories", "Настройки"),
-    ("cities", "/admin/directories/cities", "Города"),
-    ("loss-reasons", "/admin/directories/loss-reasons", "Причины проигрыша"),
-    ("delivery-rules", "/admin/directories/delivery-rules", "Сроки доставки"),
-    ("expenses", "/admin/directories/expenses", "Статьи и бюджеты"),
-    ("budget", "/admin/directories/budget", "Отчёт по бюджету"),
-    ("products", "/admin/directories/products", "Товары"),
-    ("orders", "/admin/directories/orders", "Распределение заказов"),
+    "settings",
+    "cities",
+    "loss-reasons",
+    "delivery-rules",
+    "expenses",
+    "budget",
+    "products",
+    "orders",
 )
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    title: str
     kind: str = "text"  # text | int | bool | user
 
 
@@ -57,8 +58,6 @@ class Table:
     """A simple directory: its columns, rows, and how a posted row is saved or deleted."""
 
     key: str
-    title: str
-    intro: str
     csv_kind: str
     columns: tuple[Column, ...]
     rows: Callable[[Session], list[Any]]
@@ -74,17 +73,8 @@ def _int(value: Any, default: int = 0) -> int:
 TABLES = {
     "cities": Table(
         key="cities",
-        title="Города",
-        intro=(
-            "Лид из города уходит его менеджеру; клиенту с самовывозом приходит адрес пункта "
-            "его города. Город без менеджера — ответственному по умолчанию (Настройки)."
-        ),
         csv_kind="cities",
-        columns=(
-            Column("name", "Город"),
-            Column("pickup_address", "Адрес самовывоза"),
-            Column("manager", "Ответственный менеджер", "user"),
-        ),
+        columns=(Column("name"), Column("pickup_address"), Column("manager", "user")),
         rows=directories.list_cities,
         save=lambda s, f: directories.save_city(
             s, name=f["name"], pickup_address=f["pickup_address"], manager=f["manager"]
@@ -93,14 +83,8 @@ TABLES = {
     ),
     "loss-reasons": Table(
         key="loss-reasons",
-        title="Причины проигрыша",
-        intro="Без причины из этого списка лид или сделку не закрыть; неактивные не предлагаются.",
         csv_kind="loss_reasons",
-        columns=(
-            Column("name", "Причина"),
-            Column("position", "Порядок", "int"),
-            Column("is_active", "Активна", "bool"),
-        ),
+        columns=(Column("name"), Column("position", "int"), Column("is_active", "bool")),
         rows=directories.list_loss_reasons,
         save=lambda s, f: directories.save_loss_reason(
             s, name=f["name"], position=_int(f["position"]), is_active=f["is_active"]
@@ -109,17 +93,12 @@ TABLES = {
     ),
     "delivery-rules": Table(
         key="delivery-rules",
-        title="Сроки доставки",
-        intro=(
-            "С какого дня (от сегодня) и сколько дней подряд перевозчик может доставить: "
-            "курьер — не раньше чем через 2 дня."
-        ),
         csv_kind="delivery_rules",
         columns=(
-            Column("carrier", "Перевозчик (код)"),
-            Column("title", "Название"),
-            Column("min_days", "Через дней", "int"),
-            Column("window_days", "Дней в окне", "int"),
+            Column("carrier"),
+            Column("title"),
+            Column("min_days", "int"),
+            Column("window_days", "int"),
         ),
         rows=directories.list_delivery_rules,
         save=lambda s, f: directories.save_delivery_rule(
@@ -153,10 +132,10 @@ def _text(posted: Any, name: str, limit: int = 500) -> str:
 def _upload(posted: Any) -> str:
     upload = posted.get("file")
     if not isinstance(upload, UploadFile):
-        raise ValueError("выберите CSV-файл")
+        raise ValueError("no_file")
     raw = upload.file.read(MAX_UPLOAD + 1)
     if len(raw) > MAX_UPLOAD:
-        raise ValueError("файл больше 2 МБ")
+        raise ValueError("too_big")
     try:
         return str(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -183,14 +162,15 @@ def _page(
     )
 
 
-def _done(request: Request, url: str, notice: str) -> Response:
-    request.session["directories_notice"] = notice
+def _done(request: Request, url: str, notice: str, **params: Any) -> Response:
+    """Redirect to `url`, which shows the notice `notice` (a code the templates word)."""
+    request.session["directories_notice"] = {"code": notice, **params}
     return RedirectResponse(url, status_code=303)
 
 
-def _notice(request: Request) -> str | None:
+def _notice(request: Request) -> dict[str, Any] | None:
     value = request.session.pop("directories_notice", None)
-    return str(value) if value else None
+    return value if isinstance(value, dict) else None
 
 
 # --- settings -----------------------------------------------------------------------------
@@ -230,7 +210,7 @@ def save_settings(
             users=_users(session),
             errors=_errors(exc),
         )
-    return _done(request, "/admin/directories", "Настройки сохранены")
+    return _done(request, "/admin/directories", "settings_saved")
 
 
 # --- the special pages --------------------------------------------------------------------
@@ -299,7 +279,7 @@ def save_article(
                 )
     except (PotokError, ValueError) as exc:
         return _expenses_page(request, session, month, 422, errors=_errors(exc))
-    return _done(request, f"/admin/directories/expenses?month={month}", "Статья сохранена")
+    return _done(request, f"/admin/directories/expenses?month={month}", "article_saved")
 
 
 @router.post("/expenses/plans")
@@ -318,7 +298,7 @@ def save_plans(
                 directories.set_plan(session, month=month, kind=kind, name=name, plan=plan)
     except (PotokError, ValueError) as exc:
         return _expenses_page(request, session, month, 422, errors=_errors(exc))
-    return _done(request, f"/admin/directories/expenses?month={month}", "Планы сохранены")
+    return _done(request, f"/admin/directories/expenses?month={month}", "plans_saved")
 
 
 @router.post("/expenses/delete")
@@ -335,7 +315,7 @@ def delete_article(
                 directories.delete_article(session, name=_text(posted, "article"))
     except PotokError as exc:
         return _expenses_page(request, session, month, 422, errors=_errors(exc))
-    return _done(request, f"/admin/directories/expenses?month={month}", "Удалено")
+    return _done(request, f"/admin/directories/expenses?month={month}", "deleted")
 
 
 def _budget_page(request: Request, session: Session, month: str) -> Response:
@@ -362,9 +342,9 @@ def sync_products(request: Request, session: SessionDep, _admin: AdminDep) -> Re
     try:
         rows = current_clients().moysklad().stock()
     except ConnectorError as exc:
-        return _done(request, "/admin/directories/products", f"МойСклад не ответил: {exc}")
+        return _done(request, "/admin/directories/products", "moysklad_failed", detail=str(exc))
     count = directories.sync_products(session, rows)
-    return _done(request, "/admin/directories/products", f"Товаров из МойСклад: {count}")
+    return _done(request, "/admin/directories/products", "products_synced", count=count)
 
 
 def _orders_page(
@@ -409,13 +389,13 @@ def save_orders(
                     continue
                 username, chat = field.removeprefix("telegram:"), str(value).strip()
                 if chat and not chat.lstrip("-").isdigit():
-                    raise ValueError(f"{username}: Telegram id — это число")
+                    raise ValueError("telegram_not_a_number")
                 user = session.scalar(select(User).where(User.username == username))
                 if user is not None:
                     user.telegram_chat_id = chat or None
     except (PotokError, ValueError) as exc:
         return _orders_page(request, session, 422, errors=_errors(exc))
-    return _done(request, "/admin/directories/orders", "Распределение сохранено")
+    return _done(request, "/admin/directories/orders", "orders_saved")
 
 
 # --- simple tables (registered last: their paths are patterns) ------------------------
@@ -468,7 +448,7 @@ def save_row(
             table.save(session, fields)
     except (PotokError, ValueError) as exc:
         return _table_page(request, session, table, 422, errors=_errors(exc), draft=fields)
-    return _done(request, f"/admin/directories/{key}", "Запись сохранена")
+    return _done(request, f"/admin/directories/{key}", "row_saved")
 
 
 @router.post("/{key}/delete")
@@ -482,7 +462,7 @@ def delete_row(
             table.delete(session, _text(posted, "key"))
     except PotokError as exc:
         return _table_page(request, session, table, 422, errors=_errors(exc))
-    return _done(request, f"/admin/directories/{key}", "Запись удалена")
+    return _done(request, f"/admin/directories/{key}", "row_deleted")
 
 
 def _import(request: Request, session: Session, kind: str, posted: Any) -> directories.ImportResult:
@@ -507,10 +487,11 @@ def import_rows(
         return _done(
             request,
             f"/admin/directories/expenses?month={month}",
-            f"Импортировано строк: {result.imported}",
+            "imported",
+            count=result.imported,
         )
     table = _table(key)
     result = _import(request, session, table.csv_kind, posted)
     if result.errors:
         return _table_page(request, session, table, 422, result=result)
-    return _done(request, f"/admin/directories/{key}", f"Импортировано строк: {result.imported}")
+    return _done(request, f"/admin/directories/{key}", "imported", count=result.imported)
