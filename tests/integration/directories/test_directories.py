@@ -137,3 +137,29 @@ def test_order_and_expense_starts_read_the_buffer_the_cooldown_and_the_budget(
         assert (order.variables["buffer_seconds"], order.variables["cooldown_seconds"]) == (15, 90)
         expense = service.start_instance(session, key="expense_approval", variables={})
         assert expense.variables["budget"]["articles"]["Упаковка"]["plan"] == {"2026-12": 50000.0}
+
+
+def test_the_beat_runs_every_registered_periodic_duty(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from engine.extensions import register_periodic, run_periodic
+    from engine.workers.app import beat_schedule, make_celery
+    from engine.workers.settings import WorkerSettings
+    from engine.workers.tasks import RUN_PERIODIC
+
+    assert beat_schedule(WorkerSettings())["potok-periodic"]["task"] == RUN_PERIODIC
+    assert RUN_PERIODIC in make_celery().tasks
+    seen: list[object] = []
+
+    def broken(_factory: object) -> None:
+        raise RuntimeError("down")
+
+    unregister = [register_periodic("test-seen", seen.append), register_periodic("test-x", broken)]
+    try:
+        outcomes = run_periodic(session_factory)
+    finally:
+        for undo in unregister:
+            undo()
+    assert seen == [session_factory]
+    assert (outcomes["test-seen"], outcomes["test-x"]) == ("ok", "failed: down")
+    assert outcomes["telegram_offers"] == "ok"  # handlers registered theirs
