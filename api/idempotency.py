@@ -20,16 +20,15 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from api.auth.deps import CurrentUser
 from api.deps import SessionDep
 from api.errors import ApiError
+from engine.idempotency import IN_PROGRESS, claim_key
 from engine.models import IdempotencyRecord
 
-IN_PROGRESS = 0
 REPLAY_HEADER = "Idempotent-Replayed"
 
 Produce = Callable[[], tuple[int, Any]]
@@ -69,7 +68,7 @@ class IdempotencyGuard:
             list(self._request.query_params.multi_items()),
             body,
         )
-        claimed = self._claim(digest)
+        claimed = self._claim(self._key, digest)
         if isinstance(claimed, IdempotencyRecord):
             return _respond(claimed.status_code, claimed.response, replayed=True)
         status_code, result = produce()
@@ -81,24 +80,11 @@ class IdempotencyGuard:
         )
         return _respond(status_code, payload)
 
-    def _claim(self, digest: str) -> int | IdempotencyRecord:
+    def _claim(self, key: str, digest: str) -> int | IdempotencyRecord:
         """The id of our new claim, or the finished record of an earlier identical request."""
-        record = IdempotencyRecord(
-            scope=self._scope, key=self._key, request_hash=digest, status_code=IN_PROGRESS
-        )
-        try:
-            # A savepoint: on PostgreSQL a failed insert would otherwise doom the transaction.
-            with self._session.begin_nested():
-                self._session.add(record)
-                self._session.flush()
-            return record.id
-        except IntegrityError:
-            pass
-        existing = self._session.scalar(
-            select(IdempotencyRecord)
-            .where(IdempotencyRecord.scope == self._scope, IdempotencyRecord.key == self._key)
-            .execution_options(populate_existing=True)
-        )
+        existing = claim_key(self._session, scope=self._scope, key=key, request_hash=digest)
+        if isinstance(existing, int):
+            return existing
         if existing is None:  # the twin rolled back after our insert failed: let the client retry
             raise _in_progress()
         if existing.request_hash != digest:

@@ -10,13 +10,13 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.actor import Actor
 from engine.definitions import definitions_started_by
 from engine.errors import ConflictError, InstanceFinished, NotFoundError
 from engine.extensions import handle_message, initial_variables
+from engine.idempotency import IN_PROGRESS, claim_key
 from engine.instances import UnitOfWork, open_unit_of_work, persist, run_engine, start_instance
 from engine.models import IdempotencyRecord, MessageSubscription
 from engine.runtime import canonical_correlation, task_ref, to_jsonable
@@ -137,22 +137,10 @@ def _claim_delivery_key(
 ) -> int | IdempotencyRecord:
     """Our new key row's id, or the record of an earlier delivery with this key."""
     scope = f"message:{name}"[:255]
-    record = IdempotencyRecord(scope=scope, key=key, request_hash=digest, status_code=0)
-    try:
-        # A savepoint: a concurrent twin waits on the unique index, then fails here
-        # without dooming the transaction, and reads the winner's committed record.
-        with session.begin_nested():
-            session.add(record)
-            session.flush()
-        return record.id
-    except IntegrityError:
-        pass
-    existing = session.scalar(
-        select(IdempotencyRecord)
-        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-        .execution_options(populate_existing=True)
-    )
-    if existing is None or existing.status_code == 0:
+    existing = claim_key(session, scope=scope, key=key, request_hash=digest)
+    if isinstance(existing, int):
+        return existing
+    if existing is None or existing.status_code == IN_PROGRESS:
         raise ConflictError(
             "a delivery with this idempotency key is in progress", code="request_in_progress"
         )
