@@ -261,25 +261,34 @@ def _expenses_page(
     )
 
 
+def _change_expenses(
+    request: Request, session: Session, month: str, notice: str, change: Callable[[], None]
+) -> Response:
+    """Run `change` in a savepoint; a refusal re-renders the expenses page with its errors."""
+    try:
+        with session.begin_nested():
+            change()
+    except (PotokError, ValueError) as exc:
+        return _expenses_page(request, session, month, 422, errors=_errors(exc))
+    return _done(request, f"/admin/directories/expenses?month={month}", notice)
+
+
 @router.post("/expenses/article")
 def save_article(
     request: Request, session: SessionDep, _admin: AdminDep, posted: PostedForm
 ) -> Response:
     """Add an article (and its group, when new), with its plan for the month."""
     month = _month(_text(posted, "month"))
-    try:
-        with session.begin_nested():
-            article = directories.save_article(
-                session, name=_text(posted, "article"), group=_text(posted, "group")
-            )
-            if _text(posted, "plan"):
-                plan = directories.parse_rubles(_text(posted, "plan"))
-                directories.set_plan(
-                    session, month=month, kind="article", name=article.name, plan=plan
-                )
-    except (PotokError, ValueError) as exc:
-        return _expenses_page(request, session, month, 422, errors=_errors(exc))
-    return _done(request, f"/admin/directories/expenses?month={month}", "article_saved")
+
+    def change() -> None:
+        article = directories.save_article(
+            session, name=_text(posted, "article"), group=_text(posted, "group")
+        )
+        if _text(posted, "plan"):
+            plan = directories.parse_rubles(_text(posted, "plan"))
+            directories.set_plan(session, month=month, kind="article", name=article.name, plan=plan)
+
+    return _change_expenses(request, session, month, "article_saved", change)
 
 
 @router.post("/expenses/plans")
@@ -288,17 +297,16 @@ def save_plans(
 ) -> Response:
     """The month's plans of every article and group, from the plan table's inputs."""
     month = _month(_text(posted, "month"))
-    try:
-        with session.begin_nested():
-            for field, value in posted.multi_items():
-                if not field.startswith(("plan:article:", "plan:group:")) or not str(value).strip():
-                    continue
-                _, kind, name = field.split(":", 2)
-                plan = directories.parse_rubles(value)
-                directories.set_plan(session, month=month, kind=kind, name=name, plan=plan)
-    except (PotokError, ValueError) as exc:
-        return _expenses_page(request, session, month, 422, errors=_errors(exc))
-    return _done(request, f"/admin/directories/expenses?month={month}", "plans_saved")
+
+    def change() -> None:
+        for field, value in posted.multi_items():
+            if not field.startswith(("plan:article:", "plan:group:")) or not str(value).strip():
+                continue
+            _, kind, name = field.split(":", 2)
+            plan = directories.parse_rubles(value)
+            directories.set_plan(session, month=month, kind=kind, name=name, plan=plan)
+
+    return _change_expenses(request, session, month, "plans_saved", change)
 
 
 @router.post("/expenses/delete")
@@ -307,15 +315,14 @@ def delete_article(
 ) -> Response:
     """Remove an article (or an empty group)."""
     month = _month(_text(posted, "month"))
-    try:
-        with session.begin_nested():
-            if _text(posted, "group"):
-                directories.delete_group(session, name=_text(posted, "group"))
-            else:
-                directories.delete_article(session, name=_text(posted, "article"))
-    except PotokError as exc:
-        return _expenses_page(request, session, month, 422, errors=_errors(exc))
-    return _done(request, f"/admin/directories/expenses?month={month}", "deleted")
+
+    def change() -> None:
+        if _text(posted, "group"):
+            directories.delete_group(session, name=_text(posted, "group"))
+        else:
+            directories.delete_article(session, name=_text(posted, "article"))
+
+    return _change_expenses(request, session, month, "deleted", change)
 
 
 def _budget_page(request: Request, session: Session, month: str) -> Response:
