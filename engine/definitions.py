@@ -204,13 +204,35 @@ def _message_start_names(process: ParsedProcess) -> set[str]:
     return names
 
 
-def definitions_started_by(session: Session, message_name: str) -> list[ProcessDefinition]:
-    """Latest definitions whose top-level process has a message start event for `message_name`."""
-    found: list[ProcessDefinition] = []
-    for definition in list_definitions(session):
-        if message_name in _message_start_names(parsed_definition(definition)):
-            found.append(definition)
-    return found
+def latest_refs(session: Session) -> list[DefinitionRef]:
+    """The latest version of every process key, as DefinitionRefs (no XML/resources loaded)."""
+    latest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
+    stmt = (
+        select(*_REF_COLUMNS)
+        .join(
+            latest,
+            (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v),
+        )
+        .order_by(ProcessDefinition.key)
+    )
+    return [DefinitionRef(*row) for row in session.execute(stmt)]
+
+
+def definitions_started_by(session: Session, message_name: str) -> list[DefinitionRef]:
+    """Latest definitions whose top-level process has a message start event for `message_name`.
+
+    Runs for every message no instance waits for (each new lead's first message), so it reads
+    only the columns that find the cached spec.
+    """
+    return [
+        ref
+        for ref in latest_refs(session)
+        if message_name in _message_start_names(parsed_ref(session, ref))
+    ]
 
 
 def bundle_files(paths: list[Path]) -> list[tuple[str, bytes]]:
