@@ -7,7 +7,7 @@ from pathlib import Path
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -15,6 +15,7 @@ from engine.errors import ConcurrentUpdate, DeploymentError, NotFoundError
 from engine.models import ProcessDefinition, ProcessInstance
 from engine.operators import OPERATORS
 from engine.parsing import ParsedProcess, ParseResult, SpecCache, parse_bundle
+from engine.rawsql import first_row
 
 SPEC_CACHE = SpecCache()
 
@@ -67,15 +68,29 @@ _REF_COLUMNS = (
 )
 
 
+_LATEST_REF = (
+    select(*_REF_COLUMNS)
+    .where(ProcessDefinition.key == bindparam("key"))
+    .order_by(ProcessDefinition.version.desc())
+    .limit(1)
+)
+_VERSION_REF = select(*_REF_COLUMNS).where(
+    ProcessDefinition.key == bindparam("key"), ProcessDefinition.version == bindparam("version")
+)
+_REF_BY_ID = select(*_REF_COLUMNS).where(ProcessDefinition.id == bindparam("id"))
+
+
 def definition_ref(session: Session, *, key: str, version: int | None = None) -> DefinitionRef:
     """The given (or latest) version of `key` as a DefinitionRef, or NotFoundError.
 
-    A plain column query: loading the ORM entity cost more than running the workflow.
+    Every start and unit of work asks this, so it goes straight to the cursor
+    (`engine.rawsql`): even a Core query's construction and execution machinery cost more
+    than running a small workflow.
     """
-    stmt = select(*_REF_COLUMNS).where(ProcessDefinition.key == key)
-    if version is not None:
-        stmt = stmt.where(ProcessDefinition.version == version)
-    row = session.execute(stmt.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+    if version is None:
+        row = first_row(session, _LATEST_REF, key=key)
+    else:
+        row = first_row(session, _VERSION_REF, key=key, version=version)
     if row is None:
         suffix = f" version {version}" if version is not None else ""
         raise NotFoundError(f"process definition '{key}'{suffix} not found")
@@ -84,7 +99,9 @@ def definition_ref(session: Session, *, key: str, version: int | None = None) ->
 
 def definition_ref_by_id(session: Session, definition_id: int) -> DefinitionRef:
     """The DefinitionRef of a stored definition id (guaranteed by the instance's foreign key)."""
-    row = session.execute(select(*_REF_COLUMNS).where(ProcessDefinition.id == definition_id)).one()
+    row = first_row(session, _REF_BY_ID, id=definition_id)
+    if row is None:
+        raise NotFoundError(f"process definition {definition_id} not found")
     return DefinitionRef(*row)
 
 

@@ -37,6 +37,7 @@ from engine.models import (
 )
 from engine.operators import OPERATORS
 from engine.parsing import ParsedProcess
+from engine.rawsql import RowBatch
 from engine.runtime import Snapshot, TaskRef, prune_workflow, take_snapshot, to_jsonable
 from engine.scripting import make_script_engine
 from engine.spiff_ext import SERIALIZER_VERSION, dump_state, load_state
@@ -127,7 +128,7 @@ def persist(
     """Write state, projections and history of the unit of work (flush only).
 
     The instance row goes first (INSERT, or UPDATE … WHERE lock_version = read value: the
-    compare-and-swap); the projections follow as one executemany per table.
+    compare-and-swap); the new projection and history rows follow in one RowBatch.
     """
     instance, workflow, session = uow.instance, uow.workflow, uow.session
     is_new = instance not in session
@@ -139,11 +140,13 @@ def persist(
     _write_instance(instance, workflow, uow.process.dialect, after, error is not None, now)
     if error is not None:
         instance.error = str(error)
+    batch = RowBatch()
     if is_new:
-        session.add(instance)
-    session.flush()
+        batch.add_object(instance)
+    else:
+        session.flush()
     projections.record_history(
-        session,
+        batch,
         instance,
         uow.before,
         after,
@@ -153,12 +156,15 @@ def persist(
         changes=changes,
         at=now,
     )
+    projections.sync_variables(session, batch, instance, changes, after.variables, is_new=is_new)
+    projections.sync_human_tasks(
+        session, batch, instance, workflow, uow.before, after, uow.process.forms
+    )
+    projections.sync_timers(session, batch, instance, uow.before, after)
+    projections.sync_subscriptions(session, batch, instance, uow.before, after)
+    batch.write(session)
     if error is not None:
         _record_failure(uow, error)
-    projections.sync_variables(session, instance, changes, after.variables, is_new=is_new)
-    projections.sync_human_tasks(session, instance, workflow, uow.before, after, uow.process.forms)
-    projections.sync_timers(session, instance, uow.before, after)
-    projections.sync_subscriptions(session, instance, uow.before, after)
     new_jobs = projections.sync_jobs(session, instance, uow.before, after, OPERATORS.get)
     if new_jobs:
         session.flush()

@@ -1,7 +1,8 @@
 """Write the difference between two snapshots into the projection tables.
 
 Only what changed is written: a unit of work that completes one user task touches a handful
-of rows however long the instance has lived.
+of rows however long the instance has lived. New rows are queued on a RowBatch (the caller
+writes them in one go); deletes and updates run at once, so they always precede the inserts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from engine.models import (
@@ -25,6 +26,7 @@ from engine.models import (
     new_id,
     utcnow,
 )
+from engine.rawsql import RowBatch
 from engine.runtime import Snapshot, TaskRef, to_jsonable
 
 NEW_JOBS_KEY = "potok.new_jobs"  # session.info key: job ids to send to the broker after commit
@@ -45,14 +47,9 @@ def variable_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str,
     return changes
 
 
-def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    # Core executemany: one round trip per table instead of the ORM's per-object work.
-    if rows:
-        session.execute(insert(model), rows)
-
-
 def sync_variables(
     session: Session,
+    batch: RowBatch,
     instance: ProcessInstance,
     changes: dict[str, list[Any]],
     after: dict[str, Any],
@@ -75,7 +72,7 @@ def sync_variables(
         if name in after and isinstance(value, _INDEXED_TYPES):
             text = str(value).lower() if isinstance(value, bool) else str(value)
             rows.append({"instance_id": instance.id, "name": name, "value": text[:1000]})
-    _insert(session, InstanceVariable, rows)
+    batch.add(InstanceVariable, rows)
 
 
 def _form_for(spec: Any, forms: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -128,6 +125,7 @@ def _new_human_task(
 
 def sync_human_tasks(
     session: Session,
+    batch: RowBatch,
     instance: ProcessInstance,
     workflow: BpmnWorkflow,
     before: Snapshot,
@@ -140,7 +138,7 @@ def sync_human_tasks(
         for guid, ref in after.user_tasks.items()
         if guid not in before.user_tasks
     ]
-    _insert(session, HumanTask, rows)
+    batch.add(HumanTask, rows)
     gone = [guid for guid in before.user_tasks if guid not in after.user_tasks]
     if gone:
         session.execute(
@@ -151,7 +149,7 @@ def sync_human_tasks(
 
 
 def sync_timers(
-    session: Session, instance: ProcessInstance, before: Snapshot, after: Snapshot
+    session: Session, batch: RowBatch, instance: ProcessInstance, before: Snapshot, after: Snapshot
 ) -> None:
     """One `timer` row per waiting timer; a cycle's next due time rewrites its row."""
     stale = [g for g, t in before.timers.items() if after.timers.get(g) != t]
@@ -170,11 +168,11 @@ def sync_timers(
         for guid, ref in after.timers.items()
         if before.timers.get(guid) != ref
     ]
-    _insert(session, Timer, rows)
+    batch.add(Timer, rows)
 
 
 def sync_subscriptions(
-    session: Session, instance: ProcessInstance, before: Snapshot, after: Snapshot
+    session: Session, batch: RowBatch, instance: ProcessInstance, before: Snapshot, after: Snapshot
 ) -> None:
     """One `message_subscription` row per waiting message catch, keyed for indexed lookup."""
     # Keys are task guids, or "guid:message" for the messages of an event-based gateway.
@@ -198,7 +196,7 @@ def sync_subscriptions(
         for key, ref in after.messages.items()
         if before.messages.get(key) != ref or ref.guid in stale
     ]
-    _insert(session, MessageSubscription, rows)
+    batch.add(MessageSubscription, rows)
 
 
 def sync_jobs(
@@ -252,7 +250,7 @@ def _event(
 
 
 def record_history(
-    session: Session,
+    batch: RowBatch,
     instance: ProcessInstance,
     before: Snapshot,
     after: Snapshot,
@@ -269,4 +267,4 @@ def record_history(
         if guid in before.finished or (element is not None and guid == element.guid):
             continue
         rows.append(_event(instance.id, at, "element_completed", actor, ref, {}))
-    _insert(session, InstanceEvent, rows)
+    batch.add(InstanceEvent, rows)

@@ -1,0 +1,133 @@
+"""engine.rawsql writes what the ORM would have written and fails the way SQLAlchemy fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.db import session_scope
+from engine.models import HumanTask, InstanceEvent, ProcessDefinition, ProcessInstance
+from engine.rawsql import RowBatch, first_row
+
+
+def _definition(session: Session) -> ProcessDefinition:
+    definition = ProcessDefinition(
+        key="k", version=1, content_hash="h", bpmn_xml="<x/>", resources={}, deployed_by="t"
+    )
+    session.add(definition)
+    session.flush()
+    return definition
+
+
+def _new_instance(definition: ProcessDefinition, instance_id: str) -> ProcessInstance:
+    return ProcessInstance(
+        id=instance_id,
+        definition_id=definition.id,
+        key="k",
+        version=1,
+        state={"tasks": {"a": [1, "два", None]}},
+        variables={"amount": "12.50"},
+    )
+
+
+def test_rows_read_back_through_the_orm_as_written(session_factory: sessionmaker[Session]) -> None:
+    moscow = timezone(timedelta(hours=3))
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=moscow)
+    with session_scope(session_factory) as session:
+        definition = _definition(session)
+        batch = RowBatch()
+        batch.add_object(_new_instance(definition, "i-1"))
+        batch.add(
+            InstanceEvent,
+            [
+                {"instance_id": "i-1", "at": at, "type": "started", "changes": {"x": [None, 1]}},
+                {"instance_id": "i-1", "at": at, "type": "element_completed", "changes": {}},
+            ],
+        )
+        batch.add(
+            HumanTask,
+            [{"id": "t-1", "instance_id": "i-1", "task_guid": "g-1", "process_key": "k",
+              "element_id": "review", "form": {"schema": {"type": "object"}}}],
+        )  # fmt: skip
+        batch.write(session)
+
+    with session_scope(session_factory) as session:
+        instance = session.get(ProcessInstance, "i-1")
+        assert instance is not None
+        assert instance.state == {"tasks": {"a": [1, "два", None]}}
+        assert instance.status == "running"  # the column's default, applied by the batch
+        assert instance.lock_version == 1
+        assert instance.created_at.tzinfo is not None
+        events = session.scalars(select(InstanceEvent).order_by(InstanceEvent.id)).all()
+        assert [e.type for e in events] == ["started", "element_completed"]
+        assert events[0].changes == {"x": [None, 1]}
+        assert events[0].at == at.astimezone(UTC)  # 09:00+03:00 stored as 06:00 UTC
+        task = session.get(HumanTask, "t-1")
+        assert task is not None
+        assert task.state == "open" and task.candidate_groups == [] and task.data == {}
+        assert task.form == {"schema": {"type": "object"}}
+
+
+def test_a_written_object_is_persistent_and_updates_with_compare_and_swap(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        definition = _definition(session)
+        instance = _new_instance(definition, "i-2")
+        batch = RowBatch()
+        batch.add_object(instance)
+        batch.write(session)
+        assert instance in session and not session.new  # attached as if loaded
+        instance.status = "completed"
+        session.flush()  # UPDATE … WHERE lock_version = 1
+        assert instance.lock_version == 2
+    with session_scope(session_factory) as session:
+        stored = session.get(ProcessInstance, "i-2")
+        assert stored is not None and (stored.status, stored.lock_version) == ("completed", 2)
+
+
+def test_a_constraint_violation_is_sqlalchemys_integrity_error(
+    session_factory: sessionmaker[Session],
+) -> None:
+    session = session_factory()
+    try:
+        batch = RowBatch()
+        batch.add(InstanceEvent, [{"instance_id": "no-such-instance", "type": "x", "changes": {}}])
+        with pytest.raises(IntegrityError):
+            batch.write(session)
+    finally:
+        session.rollback()
+        session.close()
+
+
+_BY_KEY = select(ProcessDefinition.id, ProcessDefinition.version).where(
+    ProcessDefinition.key == bindparam("key")
+)
+
+
+def test_first_row_binds_parameters_and_returns_none_when_empty(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        definition = _definition(session)
+        assert first_row(session, _BY_KEY, key="k") == (definition.id, 1)
+        assert first_row(session, _BY_KEY, key="missing") is None
+
+
+def test_decimal_values_in_json_are_refused_loudly(session_factory: sessionmaker[Session]) -> None:
+    # The engine converts task data with to_jsonable before writing; a raw Decimal reaching the
+    # writer is a bug that must surface, not be stored as something else.
+    with session_scope(session_factory) as session:
+        definition = _definition(session)
+        instance = _new_instance(definition, "i-3")
+        instance.variables = {"amount": Decimal("1.5")}
+        batch = RowBatch()
+        batch.add_object(instance)
+        with pytest.raises(TypeError):
+            batch.write(session)
+        session.rollback()
