@@ -88,14 +88,15 @@ def first_row(session: Session, statement: AnySelect, **params: Any) -> tuple[An
         cursor.execute(compiled.sql, compiled.parameters(params))
         row = cursor.fetchone()
     except connection.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(exc, compiled.sql, connection.dialect) from exc
+        raise translate_error(exc, compiled.sql, connection.dialect) from exc
     finally:
         cursor.close()
     return tuple(row) if row is not None else None
 
 
-def _wrapped(exc: Exception, sql: str, dialect: Dialect) -> StatementError:
-    # The same exception classes (IntegrityError …) the rest of potok expects from SQLAlchemy.
+def translate_error(exc: Exception, sql: str, dialect: Dialect) -> StatementError:
+    """A driver error as the SQLAlchemy exception (IntegrityError, OperationalError …) the
+    rest of potok catches."""
     return DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, dialect=dialect)
 
 
@@ -166,7 +167,7 @@ def _execute(session: Session, pending: list[tuple[Table, list[dict[str, Any]]]]
         with _pipeline(dbapi_connection):
             _run(cursor, statements)
     except dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(exc, statements[0][0], dialect) from exc
+        raise translate_error(exc, statements[0][0], dialect) from exc
     finally:
         cursor.close()
 

@@ -1021,6 +1021,12 @@ _REFUSED_BUILTINS: Final = (
 
 
 @functools.lru_cache(maxsize=8)
+def _reserved_names(limits: SandboxLimits) -> frozenset[str]:
+    """The guard hooks (`_getattr_` …) among the builtins: task data may not carry them."""
+    return frozenset(name for name in _build_builtins(limits) if name.startswith("_"))
+
+
+@functools.lru_cache(maxsize=8)
 def _build_builtins(limits: SandboxLimits) -> dict[str, Any]:
     """The whole world of a script: safe builtins, helpers and RestrictedPython's guards.
 
@@ -1296,7 +1302,7 @@ class SandboxedEnvironment(TaskDataEnvironment):
         super().__init__(dict(environment_globals or {}))
         self.limits = limits or SandboxLimits()
         self._builtins = _build_builtins(self.limits)
-        self._reserved = frozenset(name for name in self._builtins if name.startswith("_"))
+        self._reserved = _reserved_names(self.limits)
 
     def evaluate(
         self,
