@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.db import session_scope
+from engine.db import json_dumps, session_scope
 from engine.models import HumanTask, InstanceEvent, ProcessDefinition, ProcessInstance
 from engine.rawsql import RowBatch, first_row
 
@@ -131,3 +131,26 @@ def test_decimal_values_in_json_are_refused_loudly(session_factory: sessionmaker
         with pytest.raises(TypeError):
             batch.write(session)
         session.rollback()
+
+
+def test_json_columns_keep_integers_past_64_bits_and_non_string_keys(
+    session_factory: sessionmaker[Session],
+) -> None:
+    # orjson writes the columns; it refuses big integers, so those fall back to `json`.
+    huge = 10**40
+    with session_scope(session_factory) as session:
+        definition = _definition(session)
+        instance = _new_instance(definition, "i-4")
+        instance.variables = {"huge": huge, "by_number": {1: "one"}}
+        batch = RowBatch()
+        batch.add_object(instance)
+        batch.write(session)
+    with session_scope(session_factory) as session:
+        stored = session.get(ProcessInstance, "i-4")
+        assert stored is not None
+        assert stored.variables == {"huge": huge, "by_number": {"1": "one"}}
+
+
+def test_json_dumps_writes_valid_json_for_nan_and_unicode() -> None:
+    # PostgreSQL refuses the NaN token the standard library writes; null is valid everywhere.
+    assert json_dumps({"x": float("nan"), "имя": "Иван"}) == '{"x":null,"имя":"Иван"}'
