@@ -16,6 +16,8 @@ import os
 import tempfile
 import time
 import uuid
+from contextlib import nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -32,7 +34,7 @@ from engine import service
 from engine.actor import SYSTEM_ACTOR
 from engine.db import make_engine, make_session_factory, session_scope
 from engine.migrate import upgrade
-from engine.models import HumanTask, ProcessInstance
+from engine.models import HumanTask, ProcessInstance, new_id
 
 DEFAULT_PG = os.environ.get(
     "POTOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -72,6 +74,65 @@ def potok_starts(label: str, factory: sessionmaker[Session], count: int) -> Meas
 
     measure(label, start, min(50, count))  # warm the spec cache and connection pool
     return measure(label, start, count)
+
+
+# The rows one start of the 5-element process writes (as potok writes them): the instance with
+# its stored state, four history events, two variables, one user task.
+_FLOOR_STATEMENTS = (
+    "INSERT INTO process_instance (id, definition_id, key, version, status, state,"
+    " serializer_version, lock_version, variables, active, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO instance_event (instance_id, at, type, element_id, element_name, changes)"
+    " VALUES (?, ?, ?, ?, ?, ?)",
+    "INSERT INTO instance_variable (instance_id, name, value) VALUES (?, ?, ?)",
+    "INSERT INTO human_task (id, instance_id, task_guid, process_key, element_id, name,"
+    " candidate_groups, state, form, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+)
+
+
+def database_floor(label: str, engine: Engine, count: int) -> Measurement:
+    """The database work of one start alone, through the bare driver: the definition lookup,
+    the same rows potok writes (real state, real sizes), commit. No engine, no ORM — the least
+    any persisted start can cost on this machine and this database."""
+    with session_scope(make_session_factory(engine)) as session:
+        sample = service.start_instance(session, key="five_elements", variables={"amount": 1})
+        state, variables = json.dumps(sample.state), json.dumps(sample.variables)
+        definition_id = sample.definition_id
+    connection = engine.raw_connection()
+    is_sqlite = engine.dialect.name == "sqlite"
+    statements = [s if is_sqlite else s.replace("?", "%s") for s in _FLOOR_STATEMENTS]
+    lookup = (
+        "SELECT id, key, version, content_hash FROM process_definition WHERE key = ?"
+        " ORDER BY version DESC LIMIT 1"
+    )
+    lookup = lookup if is_sqlite else lookup.replace("?", "%s")
+    driver = connection.driver_connection
+    pipeline = nullcontext if is_sqlite else driver.pipeline  # type: ignore[union-attr]
+
+    def start(i: int) -> None:
+        cursor = connection.cursor()
+        if is_sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(lookup, ("five_elements",))
+        cursor.fetchone()
+        instance_id, now = new_id(), datetime.now(UTC).isoformat()
+        instance = (instance_id, definition_id, "five_elements", 1, "waiting", state, "1")
+        event = (instance_id, now, "element_completed", "compute", "Compute", "{}")
+        names = [(instance_id, "amount", str(i)), (instance_id, "total", str(2 * i))]
+        task = (new_id(), instance_id, str(uuid.uuid4()), "five_elements", "review")
+        with pipeline():  # PostgreSQL: all inserts in one round trip, as potok sends them
+            cursor.execute(statements[0], (*instance, 1, variables, "[]", now, now))
+            cursor.executemany(statements[1], [event] * 4)
+            cursor.executemany(statements[2], names)
+            cursor.execute(statements[3], (*task, "Review", "[]", "open", "{}", "{}", now))
+        connection.commit()
+        cursor.close()
+
+    try:
+        measure(label, start, min(50, count))
+        return measure(label, start, count)
+    finally:
+        connection.close()
 
 
 def loop_profile(factory: sessionmaker[Session], iterations: int) -> list[tuple[int, float, int]]:
@@ -127,10 +188,12 @@ def main() -> None:
         sqlite_run = potok_starts(
             "potok engine, SQLite", make_session_factory(sqlite), args.instances
         )
+        sqlite_floor = database_floor("database work alone, SQLite", sqlite, args.instances)
         pg, admin, name = _pg_engine(args.pg_url)
         try:
             pg_factory = make_session_factory(pg)
             pg_run = potok_starts("potok engine, PostgreSQL", pg_factory, args.instances)
+            pg_floor = database_floor("database work alone, PostgreSQL", pg, args.instances)
             loop = loop_profile(make_session_factory(sqlite), args.loop)
             loop_pg = loop_profile(pg_factory, args.loop)
         finally:
@@ -139,6 +202,18 @@ def main() -> None:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(f"## Start {args.instances} instances of the 5-element process (one client)\n")
     print(table([raw, sqlite_run, pg_run], raw))
+    print(
+        "\nFor scale, the same rows written through the bare driver with no engine at all "
+        "(lookup, inserts, commit):\n"
+    )
+    print(table([sqlite_floor, pg_floor], raw))
+    for db, run, floor in (("SQLite", sqlite_run, sqlite_floor), ("PostgreSQL", pg_run, pg_floor)):
+        best = 1 / (1 / raw.rate + 1 / floor.rate)
+        print(
+            f"\n{db}: raw SpiffWorkflow + database work alone = {best:,.0f}/s "
+            f"({best / raw.rate:.2f}× raw) is the ceiling for any persisted engine here; "
+            f"potok reaches {run.rate / best:.0%} of it."
+        )
     print("\n## Loop: user task → script n += 1 → gateway, completed through the engine\n")
     print("| database | iteration | ms per step (mean of last 10) | stored state bytes |")
     print("|---|---:|---:|---:|")

@@ -6,6 +6,8 @@ here is a projection of it, rewritten in the same transaction as the state.
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -32,8 +34,23 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    """A random id for rows that are named in URLs."""
-    return str(uuid.uuid4())
+    """A time-ordered random id for rows that are named in URLs (the UUID version 7 layout:
+    48 bits of Unix milliseconds, then 74 random bits — still unguessable).
+
+    Why not uuid4: these ids are primary and index keys. A random key lands on a random
+    index page, so every commit dirtied pages all over the indexes and each SQLite
+    checkpoint (PostgreSQL: each first write after a checkpoint) copied them all — measured
+    18 checkpoints of ~12 ms per 3,000 starts. Time-ordered keys append at the right edge.
+    """
+    millis = time.time_ns() // 1_000_000 & _MILLIS_MASK
+    random_bits = int.from_bytes(os.urandom(10), "big")
+    rand_a, rand_b = random_bits >> 68 & 0xFFF, random_bits & _RAND_B_MASK
+    value = millis << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
+    return str(uuid.UUID(int=value))
+
+
+_MILLIS_MASK = (1 << 48) - 1
+_RAND_B_MASK = (1 << 62) - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -7,12 +7,14 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.db import json_dumps, session_scope
 from engine.models import HumanTask, InstanceEvent, ProcessDefinition, ProcessInstance
-from engine.rawsql import RowBatch, first_row
+from engine.rawsql import RowBatch, _postgresql_single_statement, first_row
 
 
 def _definition(session: Session) -> ProcessDefinition:
@@ -154,3 +156,16 @@ def test_json_columns_keep_integers_past_64_bits_and_non_string_keys(
 def test_json_dumps_writes_valid_json_for_nan_and_unicode() -> None:
     # PostgreSQL refuses the NaN token the standard library writes; null is valid everywhere.
     assert json_dumps({"x": float("nan"), "имя": "Иван"}) == '{"x":null,"имя":"Иван"}'
+
+
+def test_postgresql_gets_one_statement_and_falls_back_for_what_orjson_cannot_write() -> None:
+    dialect = postgresql_psycopg.dialect()
+    rows = [{"instance_id": "i", "type": "x", "changes": {"n": 1}}]
+    one = _postgresql_single_statement(dialect, [(InstanceEvent.__table__, rows)] * 2)
+    assert one is not None and len(one) == 1
+    sql, parameters = one[0]
+    assert sql.startswith("WITH rows_0 AS (INSERT INTO instance_event") and "rows_1" in sql
+    assert len(parameters[0]) == 2  # one JSON document per table
+    huge = [{"instance_id": "i", "type": "x", "changes": {"n": 10**40}}]
+    assert _postgresql_single_statement(dialect, [(InstanceEvent.__table__, huge)] * 2) is None
+    assert _postgresql_single_statement(sqlite.dialect(), [(InstanceEvent.__table__, rows)]) is None
