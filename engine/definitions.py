@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -15,7 +17,7 @@ from engine.errors import ConcurrentUpdate, DeploymentError, NotFoundError
 from engine.models import ProcessDefinition, ProcessInstance
 from engine.operators import OPERATORS
 from engine.parsing import ParsedProcess, ParseResult, SpecCache, parse_bundle
-from engine.rawsql import first_row
+from engine.rawsql import Precondition, first_row
 
 SPEC_CACHE = SpecCache()
 
@@ -95,6 +97,53 @@ def definition_ref(session: Session, *, key: str, version: int | None = None) ->
         suffix = f" version {version}" if version is not None else ""
         raise NotFoundError(f"process definition '{key}'{suffix} not found")
     return DefinitionRef(*row)
+
+
+# "This definition is still the latest of its key": the row is there (same content), and no
+# higher version of the key exists.
+_STILL_LATEST = select(literal(1)).where(
+    exists().where(
+        ProcessDefinition.id == bindparam("id"),
+        ProcessDefinition.content_hash == bindparam("content_hash"),
+    ),
+    ~exists().where(
+        ProcessDefinition.key == bindparam("key"),
+        ProcessDefinition.version > bindparam("version"),
+    ),
+)
+
+
+class LatestDefinitions:
+    """The latest DefinitionRef of each key, remembered per database (engine).
+
+    A start then needs no lookup before it runs: the write carries the precondition
+    `still_latest(ref)` (checked inside the INSERT statement on PostgreSQL — one round trip
+    less per start), and a start whose precondition failed — a newer version was deployed,
+    by any process — is redone on a fresh lookup.
+    """
+
+    def __init__(self) -> None:
+        self._by_engine: weakref.WeakKeyDictionary[Any, dict[str, DefinitionRef]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, session: Session, key: str) -> DefinitionRef | None:
+        return self._by_engine.get(session.get_bind(), {}).get(key)
+
+    def remember(self, session: Session, ref: DefinitionRef) -> None:
+        self._by_engine.setdefault(session.get_bind(), {})[ref.key] = ref
+
+    def forget(self, session: Session, key: str) -> None:
+        self._by_engine.get(session.get_bind(), {}).pop(key, None)
+
+
+LATEST_DEFINITIONS = LatestDefinitions()
+
+
+def still_latest(ref: DefinitionRef) -> Precondition:
+    """The precondition of writing an instance of `ref` started as "the latest version"."""
+    params = {"id": ref.id, "content_hash": ref.content_hash, "key": ref.key}
+    return Precondition(_STILL_LATEST, {**params, "version": ref.version})
 
 
 def definition_ref_by_id(session: Session, definition_id: int) -> DefinitionRef:

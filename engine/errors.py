@@ -7,6 +7,7 @@ PotokError
 │   ├── TaskAlreadyCompleted
 │   ├── InstanceFinished
 │   ├── ConcurrentUpdate     lost compare-and-swap race after internal retries
+│   ├── PreconditionFailed   a write's precondition no longer held; nothing was written
 │   └── QueuePolicyRefusal   cool-down, not online, not next in queue
 ├── PermissionDenied         the actor may not do this → 403
 ├── ValidationFailed         bad input with field/element details → 422
@@ -58,6 +59,12 @@ class InstanceFinished(ConflictError):
 
 class ConcurrentUpdate(ConflictError):
     code = "concurrent_update"
+
+
+class PreconditionFailed(ConflictError):
+    """Raised by engine.rawsql before writing anything; the engine retries on fresh reads."""
+
+    code = "precondition_failed"
 
 
 class QueuePolicyRefusal(ConflictError):

@@ -20,8 +20,15 @@ from sqlalchemy.orm import Session
 
 from engine import projections
 from engine.actor import Actor
-from engine.definitions import definition_ref, definition_ref_by_id, parsed_ref
-from engine.errors import InstanceFinished, NotFoundError
+from engine.definitions import (
+    LATEST_DEFINITIONS,
+    DefinitionRef,
+    definition_ref,
+    definition_ref_by_id,
+    parsed_ref,
+    still_latest,
+)
+from engine.errors import InstanceFinished, NotFoundError, PreconditionFailed
 from engine.extensions import initial_variables
 from engine.models import (
     HumanTask,
@@ -37,7 +44,7 @@ from engine.models import (
 )
 from engine.operators import OPERATORS
 from engine.parsing import ParsedProcess
-from engine.rawsql import RowBatch
+from engine.rawsql import Precondition, RowBatch
 from engine.runtime import Snapshot, TaskRef, prune_workflow, take_snapshot, to_jsonable
 from engine.scripting import make_script_engine
 from engine.spiff_ext import SERIALIZER_VERSION, dump_state, load_state
@@ -124,6 +131,7 @@ def persist(
     actor: str | None,
     element: TaskRef | None = None,
     error: WorkflowException | None = None,
+    precondition: Precondition | None = None,
 ) -> ProcessInstance:
     """Write state, projections and history of the unit of work (flush only).
 
@@ -162,7 +170,7 @@ def persist(
     )
     projections.sync_timers(session, batch, instance, uow.before, after)
     projections.sync_subscriptions(session, batch, instance, uow.before, after)
-    batch.write(session)
+    batch.write(session, precondition)  # PreconditionFailed: nothing was written
     if error is not None:
         _record_failure(uow, error)
     new_jobs = projections.sync_jobs(session, instance, uow.before, after, OPERATORS.get)
@@ -216,6 +224,16 @@ def _write_instance(
         instance.ended_at = now
 
 
+@dataclass(frozen=True)
+class _StartRequest:
+    key: str
+    variables: dict[str, Any] | None
+    business_key: str | None
+    actor: Actor | None
+    before_run: Callable[[UnitOfWork], None] | None
+    initial: bool
+
+
 def start_instance(
     session: Session,
     *,
@@ -231,10 +249,32 @@ def start_instance(
 
     The variables are completed by the key's initial-variables providers
     (`engine.extensions`) unless `initial` is False (a message start applies them to the
-    message's payload instead).
+    message's payload instead). The latest version comes from LATEST_DEFINITIONS when known;
+    the write then checks it is still the latest, and a start that lost that race to a
+    deploy is run again on the new version (nothing of the first run was written).
     """
+    request = _StartRequest(key, variables, business_key, actor, before_run, initial)
+    if version is None:
+        remembered = LATEST_DEFINITIONS.get(session, key)
+        if remembered is not None:
+            try:
+                return _start(session, request, remembered, still_latest(remembered))
+            except PreconditionFailed:
+                LATEST_DEFINITIONS.forget(session, key)
     definition = definition_ref(session, key=key, version=version)
-    if initial:
+    if version is None:
+        LATEST_DEFINITIONS.remember(session, definition)
+    return _start(session, request, definition, None)
+
+
+def _start(
+    session: Session,
+    request: _StartRequest,
+    definition: DefinitionRef,
+    precondition: Precondition | None,
+) -> ProcessInstance:
+    variables = request.variables
+    if request.initial:
         variables = initial_variables(session, definition.key, variables or {})
     process = parsed_ref(session, definition)
     workflow = BpmnWorkflow(
@@ -247,15 +287,21 @@ def start_instance(
         definition_id=definition.id,
         key=definition.key,
         version=definition.version,
-        business_key=business_key,
-        started_by=actor.username if actor else None,
+        business_key=request.business_key,
+        started_by=request.actor.username if request.actor else None,
     )
     uow = UnitOfWork(session, instance, process, workflow, Snapshot())
     error = run_engine(uow)
-    if before_run is not None and error is None:
-        before_run(uow)
+    if request.before_run is not None and error is None:
+        request.before_run(uow)
         error = run_engine(uow)
-    return persist(uow, action="instance_started", actor=instance.started_by, error=error)
+    return persist(
+        uow,
+        action="instance_started",
+        actor=instance.started_by,
+        error=error,
+        precondition=precondition,
+    )
 
 
 def get_instance_or_raise(session: Session, *, instance_id: str) -> ProcessInstance:

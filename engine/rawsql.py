@@ -27,6 +27,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
+from engine.errors import PreconditionFailed
+
 Processor = Callable[[Any], Any] | None
 AnySelect = Select[*tuple[Any, ...]]
 
@@ -164,11 +166,15 @@ class RowBatch:
         self._pending.append((type(obj).__table__, [_full_row(obj)]))
         self._new_objects.append(obj)
 
-    def write(self, session: Session) -> None:
-        """Run the queued INSERTs on the session's connection, then attach the new objects."""
+    def write(self, session: Session, precondition: Precondition | None = None) -> None:
+        """Run the queued INSERTs on the session's connection, then attach the new objects.
+
+        With a `precondition`, nothing is written (PreconditionFailed) unless it holds at
+        write time — checked inside the very statement on PostgreSQL (no extra round trip).
+        """
         pending, self._pending = self._pending, []
         if pending:
-            _execute(session, pending)
+            _execute(session, pending, precondition)
         for obj in self._new_objects:
             make_transient_to_detached(obj)
             session.add(obj)
@@ -179,31 +185,55 @@ Pending = list[tuple[Table, list[dict[str, Any]]]]
 Names = tuple[str, ...]
 
 
-def _execute(session: Session, pending: Pending) -> None:
+@dataclass(frozen=True)
+class Precondition:
+    """A module-level SELECT (see `first_row`) that returns a row while a batch may be
+    written, e.g. "the definition this instance runs is still the latest"."""
+
+    statement: AnySelect
+    params: dict[str, Any]
+
+
+def _execute(session: Session, pending: Pending, precondition: Precondition | None) -> None:
     connection = session.connection()
     dialect = connection.dialect
-    statements = _postgresql_single_statement(dialect, pending) if len(pending) > 1 else None
-    if statements is None:
-        statements = []
-        for table, rows in pending:
-            compiled = _compile(dialect, table, tuple(rows[0]))
-            statements.append((compiled.sql, [compiled.parameters(row) for row in rows]))
-    dbapi_connection = connection.connection
-    cursor = dbapi_connection.cursor()
+    single = _postgresql_single_statement(dialect, pending, precondition)
+    cursor = connection.connection.cursor()
     try:
-        with _pipeline(dbapi_connection):
-            _run(cursor, statements)
+        if single is not None:
+            cursor.execute(*single)
+            outcome = cursor.fetchone()
+            written = outcome is not None and outcome[0] > 0
+        else:
+            written = precondition is None or (
+                first_row(session, precondition.statement, **precondition.params) is not None
+            )
+            if written:
+                with _pipeline(connection.connection):
+                    _run(cursor, _per_table_statements(dialect, pending))
     except dialect.loaded_dbapi.Error as exc:
-        raise translate_error(exc, statements[0][0], dialect) from exc
+        raise translate_error(exc, f"INSERT INTO {pending[0][0].name} …", dialect) from exc
     finally:
         cursor.close()
+    if not written:
+        raise PreconditionFailed("the write's precondition no longer holds; nothing was written")
+
+
+def _per_table_statements(dialect: Dialect, pending: Pending) -> list[tuple[str, list[Any]]]:
+    statements = []
+    for table, rows in pending:
+        compiled = _compile(dialect, table, tuple(rows[0]))
+        statements.append((compiled.sql, [compiled.parameters(row) for row in rows]))
+    return statements
 
 
 def _postgresql_single_statement(
-    dialect: Dialect, pending: Pending
-) -> list[tuple[str, list[Any]]] | None:
+    dialect: Dialect, pending: Pending, precondition: Precondition | None
+) -> tuple[str, dict[str, Any]] | None:
     """PostgreSQL: every table's rows in ONE statement — an INSERT per table, each a
-    data-modifying WITH reading its rows from one JSON parameter (json_populate_recordset).
+    data-modifying WITH reading its rows from one JSON parameter (json_populate_recordset);
+    a precondition becomes a `guard` every INSERT depends on, and the statement returns
+    whether it held.
 
     Why: even pipelined, psycopg's per-execute work and the server's per-statement work for
     4–8 small INSERTs cost more than running the workflow; one statement with four JSON
@@ -213,18 +243,22 @@ def _postgresql_single_statement(
     """
     if dialect.name != "postgresql":
         return None
-    shapes, parameters = [], []
-    for table, rows in pending:
+    shapes, parameters = [], {}
+    for n, (table, rows) in enumerate(pending):
         names = _compile(dialect, table, tuple(rows[0])).names
-        full = [
-            {n: row[n] if n in row else _column_default(table.c[n]) for n in names} for row in rows
-        ]
+        full = [dict(zip(names, _with_defaults(table, names, row), strict=True)) for row in rows]
         try:
-            parameters.append(orjson.dumps(full, option=_ORJSON_ROWS).decode())
+            parameters[f"rows_{n}"] = orjson.dumps(full, option=_ORJSON_ROWS).decode()
         except orjson.JSONEncodeError:
             return None
         shapes.append((table, names))
-    return [(_single_statement_sql(dialect, tuple(shapes)), [tuple(parameters)])]
+    guard = None
+    if precondition is not None:
+        compiled_guard = _compile_select(dialect, precondition.statement)
+        guard, guard_parameters = compiled_guard.sql, compiled_guard.parameters(precondition.params)
+        assert isinstance(guard_parameters, dict)  # psycopg binds by name
+        parameters.update(guard_parameters)
+    return _single_statement_sql(dialect, tuple(shapes), guard), parameters
 
 
 # Naive datetimes are UTC (as UTCDateTime stores them); dict keys are strings (as in json).
@@ -233,17 +267,20 @@ _ORJSON_ROWS = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
 @lru_cache(maxsize=256)
 def _single_statement_sql(
-    dialect: Dialect, shapes: tuple[tuple[Table, tuple[str, ...]], ...]
+    dialect: Dialect, shapes: tuple[tuple[Table, Names], ...], guard: str | None
 ) -> str:
     quote = dialect.identifier_preparer.quote
-    inserts = []
+    withs = [f"guard AS ({guard})"] if guard else []
+    only_if_guarded = " WHERE EXISTS (SELECT 1 FROM guard)" if guard else ""
     for n, (table, names) in enumerate(shapes):
         columns = ", ".join(quote(name) for name in names)
-        inserts.append(
+        withs.append(
             f"rows_{n} AS (INSERT INTO {quote(table.name)} ({columns}) SELECT {columns}"
-            f" FROM json_populate_recordset(NULL::{quote(table.name)}, %s::json))"
+            f" FROM json_populate_recordset(NULL::{quote(table.name)}, %(rows_{n})s::json)"
+            f"{only_if_guarded})"
         )
-    return f"WITH {', '.join(inserts)} SELECT 1"
+    result = "SELECT count(*) FROM guard" if guard else "SELECT 1"
+    return f"WITH {', '.join(withs)} {result}"
 
 
 def _pipeline(dbapi_connection: Any) -> AbstractContextManager[Any]:

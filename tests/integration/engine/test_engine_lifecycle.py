@@ -205,3 +205,43 @@ def test_money_and_dates_survive_storage(
         assert str(data["total"]) == "1490.00" and data["day"].isoformat() == "2026-12-01"
         shown = service.get_instance_or_raise(session, instance_id=instance_id)
         assert shown.variables["total"] == "1490.00" and shown.variables["day"] == "2026-12-01"
+
+
+def _changed_review_files(limit: bytes) -> list[tuple[str, bytes]]:
+    files = fixture_files(*REVIEW_FILES)
+    files[1] = ("review-schema.json", files[1][1].replace(b"500", limit))
+    return files
+
+
+def test_a_start_after_another_process_deployed_runs_the_new_version(
+    session_factory: sessionmaker[Session], deploy: Callable[..., service.DeployOutcome]
+) -> None:
+    # The latest version is remembered per database; a deploy by any process must win at once.
+    deploy(*REVIEW_FILES)
+    first_id, _ = _start_review(session_factory)
+    with session_scope(session_factory) as session:
+        service.deploy(session, files=_changed_review_files(b"400"), deployed_by="other")
+    second_id, _ = _start_review(session_factory)
+    with session_scope(session_factory) as session:
+        versions = session.execute(select(ProcessInstance.id, ProcessInstance.version)).all()
+    # Exactly two instances: the start that found its remembered version stale wrote nothing.
+    assert sorted(versions, key=lambda row: row[1]) == [(first_id, 1), (second_id, 2)]
+
+
+def test_a_start_after_the_definitions_were_replaced_uses_the_stored_one(
+    session_factory: sessionmaker[Session], deploy: Callable[..., service.DeployOutcome]
+) -> None:
+    # Same key and version number, different row and content (a restored or reset database).
+    deploy(*REVIEW_FILES)
+    _start_review(session_factory)
+    with session_scope(session_factory) as session:
+        session.execute(ProcessInstance.__table__.delete())
+        session.execute(ProcessDefinition.__table__.delete())
+    with session_scope(session_factory) as session:
+        files = _changed_review_files(b"300")
+        replaced = service.deploy(session, files=files, deployed_by="tests").deployed[0]
+    instance_id, _ = _start_review(session_factory)
+    with session_scope(session_factory) as session:
+        instance = service.get_instance_or_raise(session, instance_id=instance_id)
+        definition = session.get(ProcessDefinition, instance.definition_id)
+        assert definition is not None and definition.content_hash == replaced.content_hash

@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.db import json_dumps, session_scope
+from engine.errors import PreconditionFailed
 from engine.models import HumanTask, InstanceEvent, ProcessDefinition, ProcessInstance
-from engine.rawsql import RowBatch, _postgresql_single_statement, first_row
+from engine.rawsql import Precondition, RowBatch, _postgresql_single_statement, first_row
 
 
 def _definition(session: Session) -> ProcessDefinition:
@@ -161,11 +162,33 @@ def test_json_dumps_writes_valid_json_for_nan_and_unicode() -> None:
 def test_postgresql_gets_one_statement_and_falls_back_for_what_orjson_cannot_write() -> None:
     dialect = postgresql_psycopg.dialect()
     rows = [{"instance_id": "i", "type": "x", "changes": {"n": 1}}]
-    one = _postgresql_single_statement(dialect, [(InstanceEvent.__table__, rows)] * 2)
-    assert one is not None and len(one) == 1
-    sql, parameters = one[0]
+    one = _postgresql_single_statement(dialect, [(InstanceEvent.__table__, rows)] * 2, None)
+    assert one is not None
+    sql, parameters = one
     assert sql.startswith("WITH rows_0 AS (INSERT INTO instance_event") and "rows_1" in sql
-    assert len(parameters[0]) == 2  # one JSON document per table
+    assert set(parameters) == {"rows_0", "rows_1"}  # one JSON document per table
     huge = [{"instance_id": "i", "type": "x", "changes": {"n": 10**40}}]
-    assert _postgresql_single_statement(dialect, [(InstanceEvent.__table__, huge)] * 2) is None
-    assert _postgresql_single_statement(sqlite.dialect(), [(InstanceEvent.__table__, rows)]) is None
+    assert _postgresql_single_statement(dialect, [(InstanceEvent.__table__, huge)], None) is None
+    assert (
+        _postgresql_single_statement(sqlite.dialect(), [(InstanceEvent.__table__, rows)], None)
+        is None
+    )
+
+
+def test_a_failed_precondition_writes_nothing(session_factory: sessionmaker[Session]) -> None:
+    with session_scope(session_factory) as session:
+        definition = _definition(session)
+        holds = Precondition(_BY_KEY, {"key": "k"})
+        fails = Precondition(_BY_KEY, {"key": "no such key"})
+        for precondition, instance_id in ((fails, "i-5"), (holds, "i-6")):
+            batch = RowBatch()
+            batch.add_object(_new_instance(definition, instance_id))
+            batch.add(InstanceEvent, [{"instance_id": instance_id, "type": "x", "changes": {}}])
+            if precondition is fails:
+                with pytest.raises(PreconditionFailed):
+                    batch.write(session, precondition)
+            else:
+                batch.write(session, precondition)
+    with session_scope(session_factory) as session:
+        assert session.scalars(select(ProcessInstance.id)).all() == ["i-6"]
+        assert session.scalars(select(InstanceEvent.instance_id)).all() == ["i-6"]
