@@ -99,11 +99,14 @@ def definition_ref(session: Session, *, key: str, version: int | None = None) ->
     return DefinitionRef(*row)
 
 
-# "This definition is still the latest of its key": the row is there (same content), and no
+# "This definition is still the latest of its key": the very row is there (id, key, version
+# and content — an id alone may name another key's row after the tables were reset), and no
 # higher version of the key exists.
 _STILL_LATEST = select(literal(1)).where(
     exists().where(
         ProcessDefinition.id == bindparam("id"),
+        ProcessDefinition.key == bindparam("key"),
+        ProcessDefinition.version == bindparam("version"),
         ProcessDefinition.content_hash == bindparam("content_hash"),
     ),
     ~exists().where(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
@@ -22,31 +24,31 @@ def _terminate(pg_url: str, pid: int) -> None:
     admin.dispose()
 
 
-def test_an_idle_connection_the_server_killed_is_replaced_on_checkout(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def pool_with_a_dead_connection(pg_url: str) -> Iterator[tuple[Engine, int]]:
+    """An engine whose only pooled connection the server has terminated, and its old pid."""
     engine = db.make_engine(pg_url, pool_size=1, max_overflow=0)
-    try:
-        first = _backend_pid(engine)
-        _terminate(pg_url, first)
-        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # every pooled connection is "idle"
-        second = _backend_pid(engine)  # no error: the ping failed and a new connection came
-        assert second != first
-    finally:
-        engine.dispose()
+    first = _backend_pid(engine)
+    _terminate(pg_url, first)
+    yield engine, first
+    engine.dispose()
+
+
+def test_an_idle_connection_the_server_killed_is_replaced_on_checkout(
+    pool_with_a_dead_connection: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, first = pool_with_a_dead_connection
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # every pooled connection is "idle"
+    second = _backend_pid(engine)  # no error: the ping failed and a new connection came
+    assert second != first
 
 
 def test_a_connection_used_a_moment_ago_is_not_pinged_and_a_dead_one_fails_once(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch
+    pool_with_a_dead_connection: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = db.make_engine(pg_url, pool_size=1, max_overflow=0)
-    try:
-        first = _backend_pid(engine)
-        _terminate(pg_url, first)
-        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)
-        with pytest.raises(OperationalError), engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        # SQLAlchemy invalidated the dead connection: the next unit of work gets a live one.
-        assert _backend_pid(engine) != first
-    finally:
-        engine.dispose()
+    engine, first = pool_with_a_dead_connection
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)
+    with pytest.raises(OperationalError), engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    # SQLAlchemy invalidated the dead connection: the next unit of work gets a live one.
+    assert _backend_pid(engine) != first

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import service
@@ -245,3 +245,27 @@ def test_a_start_after_the_definitions_were_replaced_uses_the_stored_one(
         instance = service.get_instance_or_raise(session, instance_id=instance_id)
         definition = session.get(ProcessDefinition, instance.definition_id)
         assert definition is not None and definition.content_hash == replaced.content_hash
+
+
+def test_a_remembered_definition_id_now_naming_another_process_is_not_used(
+    session_factory: sessionmaker[Session], deploy: Callable[..., service.DeployOutcome]
+) -> None:
+    # One file, two processes, one content hash. After a reset the remembered id of
+    # await_payment names the file's other process: the start must not run under it.
+    deploy(*REVIEW_FILES)
+    deploy("messages.bpmn")
+    with session_scope(session_factory) as session:
+        remembered = service.start_instance(session, key="await_payment").definition_id
+        tables = "process_definition, process_instance"
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:  # SQLite hands out max(id) + 1 again once the rows are gone
+            session.execute(ProcessInstance.__table__.delete())
+            session.execute(ProcessDefinition.__table__.delete())
+    deploy("messages.bpmn")
+    with session_scope(session_factory) as session:
+        taken = session.get(ProcessDefinition, remembered)
+        assert taken is not None and taken.key != "await_payment"  # the trap is set
+        instance = service.start_instance(session, key="await_payment")
+        definition = session.get(ProcessDefinition, instance.definition_id)
+        assert definition is not None and definition.key == "await_payment"
