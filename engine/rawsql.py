@@ -18,14 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, Table, insert, inspect
+from sqlalchemy import JSON, Select, Table, insert, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy.types import TypeDecorator
 
 from engine.errors import PreconditionFailed
 
@@ -89,6 +90,8 @@ def first_row(session: Session, statement: AnySelect, **params: Any) -> tuple[An
     """The first row of a module-level `statement` (cached by identity; bind parameters named
     with `bindparam`), or None. For plain columns only: no result processing is applied,
     so select ints and strings, not JSON or datetimes."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()  # what session.execute() would do: pending rows must be visible
     connection = session.connection()
     compiled = _compile_select(connection.dialect, statement)
     cursor = connection.connection.cursor()
@@ -176,9 +179,20 @@ class RowBatch:
         if pending:
             _execute(session, pending, precondition)
         for obj in self._new_objects:
-            make_transient_to_detached(obj)
-            session.add(obj)
+            _attach_as_inserted(session, obj)
         self._new_objects = []
+
+
+def _attach_as_inserted(session: Session, obj: Any) -> None:
+    """Put an object this module inserted into the session as the ORM's own flush would:
+    persistent, and recorded as new in the current (possibly nested) transaction — so a
+    rollback of that transaction or savepoint expunges it again, as it does for ORM inserts.
+    (SQLAlchemy has no public call for the second half; its flush does exactly this.)"""
+    make_transient_to_detached(obj)
+    session.add(obj)
+    transaction = session._transaction  # the innermost: a savepoint when one is open
+    if transaction is not None:
+        transaction._new[inspect(obj)] = True
 
 
 Pending = list[tuple[Table, list[dict[str, Any]]]]
@@ -246,11 +260,10 @@ def _postgresql_single_statement(
     shapes, parameters = [], {}
     for n, (table, rows) in enumerate(pending):
         names = _compile(dialect, table, tuple(rows[0])).names
-        full = [dict(zip(names, _with_defaults(table, names, row), strict=True)) for row in rows]
-        try:
-            parameters[f"rows_{n}"] = orjson.dumps(full, option=_ORJSON_ROWS).decode()
-        except orjson.JSONEncodeError:
+        document = _rows_document(dialect, table, names, rows)
+        if document is None:
             return None
+        parameters[f"rows_{n}"] = document
         shapes.append((table, names))
     guard = None
     if precondition is not None:
@@ -261,8 +274,44 @@ def _postgresql_single_statement(
     return _single_statement_sql(dialect, tuple(shapes), guard), parameters
 
 
-# Naive datetimes are UTC (as UTCDateTime stores them); dict keys are strings (as in json).
-_ORJSON_ROWS = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+def _rows_document(
+    dialect: Dialect, table: Table, names: Names, rows: list[dict[str, Any]]
+) -> str | None:
+    """The rows as one JSON array for json_populate_recordset — or None when that would not
+    store them exactly as the ORM does: integers past 64 bits (orjson refuses them), a NUL
+    character anywhere (json_populate_recordset refuses \\u0000 even for json columns), a
+    Python None in a JSON column (it would become SQL NULL, not JSON null)."""
+    prepare = _python_side_processors(dialect, table, names)
+    full = []
+    for row in rows:
+        values = _with_defaults(table, names, row)
+        for i, (process, is_json) in enumerate(prepare):
+            if is_json and values[i] is None:
+                return None
+            if process is not None:
+                values[i] = process(values[i])
+        full.append(dict(zip(names, values, strict=True)))
+    try:
+        document = orjson.dumps(full, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return None
+    return None if "\\u0000" in document else document
+
+
+@lru_cache(maxsize=512)
+def _python_side_processors(
+    dialect: Dialect, table: Table, names: Names
+) -> tuple[tuple[Processor, bool], ...]:
+    """Per column: the TypeDecorator's own conversion (UTCDateTime: to UTC, as the ORM path
+    applies it), and whether the column is JSON."""
+    prepared = []
+    for name in names:
+        column_type = table.c[name].type
+        process = None
+        if isinstance(column_type, TypeDecorator):
+            process = partial(column_type.process_bind_param, dialect=dialect)
+        prepared.append((process, isinstance(column_type, JSON)))
+    return tuple(prepared)
 
 
 @lru_cache(maxsize=256)

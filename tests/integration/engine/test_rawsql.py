@@ -169,6 +169,9 @@ def test_postgresql_gets_one_statement_and_falls_back_for_what_orjson_cannot_wri
     assert set(parameters) == {"rows_0", "rows_1"}  # one JSON document per table
     huge = [{"instance_id": "i", "type": "x", "changes": {"n": 10**40}}]
     assert _postgresql_single_statement(dialect, [(InstanceEvent.__table__, huge)], None) is None
+    # JSON null must stay JSON null (json_populate_recordset would make it SQL NULL).
+    null = [{"instance_id": "i", "type": "x", "changes": None}]
+    assert _postgresql_single_statement(dialect, [(InstanceEvent.__table__, null)], None) is None
     assert (
         _postgresql_single_statement(sqlite.dialect(), [(InstanceEvent.__table__, rows)], None)
         is None
@@ -192,3 +195,53 @@ def test_a_failed_precondition_writes_nothing(session_factory: sessionmaker[Sess
     with session_scope(session_factory) as session:
         assert session.scalars(select(ProcessInstance.id)).all() == ["i-6"]
         assert session.scalars(select(InstanceEvent.instance_id)).all() == ["i-6"]
+
+
+def test_values_the_single_statement_cannot_store_exactly_are_still_stored_exactly(
+    session_factory: sessionmaker[Session],
+) -> None:
+    # NUL inside JSON (json_populate_recordset refuses it), a naive datetime inside JSON (must
+    # stay naive), an offset with seconds on a datetime column (exact instant, in UTC).
+    odd_offset = timezone(timedelta(hours=5, minutes=30, seconds=15))
+    at = datetime(1900, 1, 1, 12, 0, tzinfo=odd_offset)
+    changes = {"note": {"inner": "a\x00b"}, "when": datetime(2026, 1, 2, 3, 4, 5)}
+    with session_scope(session_factory) as session:
+        definition = _definition(session)
+        batch = RowBatch()
+        batch.add_object(_new_instance(definition, "i-7"))
+        batch.add(
+            InstanceEvent, [{"instance_id": "i-7", "at": at, "type": "x", "changes": changes}]
+        )
+        batch.write(session)
+    with session_scope(session_factory) as session:
+        event = session.scalars(select(InstanceEvent)).one()
+        assert event.changes == {"note": {"inner": "a\x00b"}, "when": "2026-01-02T03:04:05"}
+        assert event.at == at.astimezone(UTC)
+
+
+def test_a_rolled_back_savepoint_takes_the_written_instance_out_of_the_session(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        definition = _definition(session)
+        savepoint = session.begin_nested()
+        instance = _new_instance(definition, "i-8")
+        batch = RowBatch()
+        batch.add_object(instance)
+        batch.write(session)
+        assert instance in session
+        savepoint.rollback()
+        # As for an ORM insert: gone from the session, its attributes still readable.
+        assert instance not in session and session.get(ProcessInstance, "i-8") is None
+        assert instance.status == "running"
+
+
+def test_first_row_sees_pending_orm_objects_like_session_execute(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_scope(session_factory) as session:
+        definition = ProcessDefinition(
+            key="pending", version=1, content_hash="h", bpmn_xml="<x/>", resources={}
+        )
+        session.add(definition)  # not flushed
+        assert first_row(session, _BY_KEY, key="pending") == (definition.id, 1)
