@@ -6,8 +6,10 @@ statement — together more than running the workflow itself. Here each (table, 
 is compiled once per dialect by SQLAlchemy's own compiler, values go through the columns' own
 bind processors (JSON, UTC datetimes … are stored exactly as the ORM stores them), and the rows
 are handed to the DBAPI cursor of the session's connection — the same transaction, so the
-caller's commit or rollback covers them. On PostgreSQL every table's rows travel in one psycopg
-pipeline: one round trip instead of one per table.
+caller's commit or rollback covers them. On PostgreSQL a unit of work's rows for every table
+go in one statement (see `_postgresql_single_statement`; a psycopg pipeline of per-table
+INSERTs where that could not store a value exactly). A write may carry a `Precondition`; if it
+no longer holds, nothing is written and PreconditionFailed is raised.
 
 Only INSERTs and plain-column lookups go this way; UPDATEs keep the ORM, whose version counter
 is the compare-and-swap.
