@@ -6,6 +6,8 @@ what an earlier claim with another request, or one still in progress, means for 
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,15 +25,13 @@ def claim_key(
     record = IdempotencyRecord(
         scope=scope, key=key, request_hash=request_hash, status_code=IN_PROGRESS
     )
-    try:
-        # A savepoint: a concurrent twin waits on the unique index, then fails here without
-        # dooming the transaction (PostgreSQL), and reads the winner's committed record.
-        with session.begin_nested():
-            session.add(record)
-            session.flush()
+    # A savepoint: a concurrent twin waits on the unique index, then fails here without
+    # dooming the transaction (PostgreSQL); IntegrityError means someone claimed the key
+    # first, and their committed record is read below.
+    with suppress(IntegrityError), session.begin_nested():
+        session.add(record)
+        session.flush()
         return record.id
-    except IntegrityError:
-        pass  # someone claimed the key first: read their record below
     return session.scalar(
         select(IdempotencyRecord)
         .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)

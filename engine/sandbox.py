@@ -39,6 +39,7 @@ import time
 import traceback
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -1143,13 +1144,12 @@ class _Deadline:
 
     def used(self, now: float) -> float:
         """CPU seconds the thread has spent since arming; wall seconds without thread clocks."""
-        if _HAS_THREAD_CLOCKS:
-            try:
+        # OSError: the thread is gone or has no CPU clock; fall back to wall seconds.
+        with suppress(OSError):
+            if _HAS_THREAD_CLOCKS:
                 if self.clock_id is None:
                     self.clock_id = time.pthread_getcpuclockid(self.thread_id)
                 return time.clock_gettime(self.clock_id) - self.cpu_start
-            except OSError:  # pragma: no cover - the thread is gone or has no CPU clock
-                pass
         return now - self.wall_start  # pragma: no cover - platforms without thread CPU clocks
 
     def memory_exceeded(self) -> bool:

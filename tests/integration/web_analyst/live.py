@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,8 +167,6 @@ if __name__ == "__main__":  # pragma: no cover - a workspace to look at by hand
     with tempfile.TemporaryDirectory() as tmp, live_server(Path(tmp) / "potok.sqlite3") as srv:
         print(srv.deploy(*sys.argv[1:]).text if len(sys.argv) > 1 else "", flush=True)
         print(f"{srv.url}  (anna / root / olga, password {PASSWORD!r})", flush=True)
-        try:
+        with suppress(KeyboardInterrupt):  # Ctrl+C ends the dev server
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
