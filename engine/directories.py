@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -110,6 +110,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
 SETTING_SPECS = {spec.key: spec for spec in SETTINGS}
 
 
+Row = TypeVar("Row")
+
+
+def _get_or_add(session: Session, model: type[Row], **key: Any) -> Row:
+    """The row of `model` whose one-column primary key is `key` (e.g. name="Москва"), or a
+    new one added to the session."""
+    (value,) = key.values()
+    row = session.get(model, value)
+    if row is None:
+        row = model(**key)
+        session.add(row)
+    return row
+
+
 def get_setting(session: Session, key: str) -> Any:
     """The setting's value, or its default when the admin never set it."""
     row = session.get(DirectorySetting, key)
@@ -158,10 +172,7 @@ def set_setting(session: Session, key: str, value: Any, *, actor: str | None = N
         raise ValidationFailed(
             f"setting {key!r} is invalid", details=[{"loc": [key], "msg": str(exc)}]
         ) from None
-    row = session.get(DirectorySetting, key)
-    if row is None:
-        row = DirectorySetting(key=key)
-        session.add(row)
+    row = _get_or_add(session, DirectorySetting, key=key)
     row.value, row.updated_at, row.updated_by = coerced, utcnow(), actor
     session.flush()
     return coerced
@@ -230,10 +241,7 @@ def save_city(
         raise _invalid("the city needs a name", ["name"], "required")
     if manager and session.scalar(select(User.id).where(User.username == manager)) is None:
         raise _invalid(f"no user {manager!r}", ["manager"], "unknown user")
-    city = session.get(DirectoryCity, name)
-    if city is None:
-        city = DirectoryCity(name=name)
-        session.add(city)
+    city = _get_or_add(session, DirectoryCity, name=name)
     city.pickup_address, city.manager = _clean(pickup_address, 500), manager
     city.updated_at = utcnow()
     session.flush()
@@ -282,10 +290,7 @@ def save_loss_reason(
     name = _clean(name)
     if not name:
         raise _invalid("the reason needs a name", ["name"], "required")
-    reason = session.get(DirectoryLossReason, name)
-    if reason is None:
-        reason = DirectoryLossReason(name=name)
-        session.add(reason)
+    reason = _get_or_add(session, DirectoryLossReason, name=name)
     reason.position, reason.is_active = position, is_active
     session.flush()
     return reason
@@ -313,10 +318,7 @@ def save_delivery_rule(
         raise _invalid("min_days is 0 to 365", ["min_days"], "0 to 365")
     if not 1 <= window_days <= 60:
         raise _invalid("window_days is 1 to 60", ["window_days"], "1 to 60")
-    rule = session.get(DeliveryRule, carrier)
-    if rule is None:
-        rule = DeliveryRule(carrier=carrier)
-        session.add(rule)
+    rule = _get_or_add(session, DeliveryRule, carrier=carrier)
     rule.title, rule.min_days, rule.window_days = _clean(title), min_days, window_days
     session.flush()
     return rule
@@ -352,10 +354,7 @@ def sync_products(session: Session, rows: list[dict[str, Any]]) -> int:
         if not product_id:
             continue
         seen.add(product_id)
-        product = session.get(DirectoryProduct, product_id)
-        if product is None:
-            product = DirectoryProduct(id=product_id)
-            session.add(product)
+        product = _get_or_add(session, DirectoryProduct, id=product_id)
         product.name = _clean(row.get("name"), 500)
         product.code = _clean(row.get("code"), 100)
         product.article = _clean(row.get("article"), 100)
@@ -383,11 +382,8 @@ def save_group(session: Session, *, name: str) -> ExpenseGroup:
     name = _clean(name)
     if not name:
         raise _invalid("the group needs a name", ["group"], "required")
-    group = session.get(ExpenseGroup, name)
-    if group is None:
-        group = ExpenseGroup(name=name)
-        session.add(group)
-        session.flush()
+    group = _get_or_add(session, ExpenseGroup, name=name)
+    session.flush()
     return group
 
 
@@ -397,10 +393,7 @@ def save_article(session: Session, *, name: str, group: str) -> ExpenseArticle:
     if not name:
         raise _invalid("the article needs a name", ["article"], "required")
     group_row = save_group(session, name=group)
-    article = session.get(ExpenseArticle, name)
-    if article is None:
-        article = ExpenseArticle(name=name, group_name=group_row.name)
-        session.add(article)
+    article = _get_or_add(session, ExpenseArticle, name=name)
     article.group_name = group_row.name
     session.flush()
     return article
